@@ -1,0 +1,125 @@
+# gort — Makefile.  Targets:
+#   all (default)   build/libgort.a, build/libgort.so, build/gort.pc
+#   test            install deps, build, run every Criterion test
+#   bench           install deps, build, run the benchmark suite vs Go
+#                   (BENCH=<regex> PROCS="1 2" RUNS=3)
+#   install / uninstall   PREFIX=/usr/local DESTDIR=
+#   lint            clang-tidy and cppcheck over the sources
+#   clean
+# Variants: SANITIZE=address|thread|undefined|address,undefined, CC=clang,
+# WERROR=0 to keep warnings as warnings.  Each variant builds in its own
+# folder under build/.
+
+CC       ?= cc
+SANITIZE ?=
+WERROR   ?= 1
+PREFIX   ?= /usr/local
+BENCH    ?= .
+PROCS    ?= 1 2
+RUNS     ?= 3
+
+CCNAME := $(notdir $(firstword $(CC)))
+ifeq ($(SANITIZE)$(filter-out cc gcc,$(CCNAME)),)
+BUILD ?= build
+else
+BUILD ?= build/$(CCNAME)$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
+endif
+comma := ,
+
+VERSION := 0.1.0
+SOVERSION := 0
+
+SRCS := $(wildcard runtime/*.c runtime/sync/*.c recover/*.c)
+OBJS := $(SRCS:%.c=$(BUILD)/obj/%.o)
+TEST_SRCS := $(wildcard test/*.c)
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wpointer-arith -Wvla
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+SANFLAGS := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-sanitize-recover=all,)
+OPT ?= -O2
+CFLAGS_ALL := -std=c11 $(OPT) -g -fno-omit-frame-pointer -D_GNU_SOURCE -Iinclude $(WARN) $(SANFLAGS) $(CFLAGS)
+LIB_CFLAGS := $(CFLAGS_ALL) -fPIC -fvisibility=hidden
+ifneq ($(wildcard /usr/include/valgrind/valgrind.h),)
+LIB_CFLAGS += -DGORT_HAVE_VALGRIND
+endif
+LIBS := -lboost_context -lpthread -lm
+CRITERION_CFLAGS = $(shell pkg-config --cflags criterion 2>/dev/null)
+CRITERION_LIBS = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
+
+.PHONY: all deps test bench install uninstall clean lint check-exports
+all: $(BUILD)/libgort.a $(BUILD)/libgort.so $(BUILD)/gort.pc
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/obj/%.o: %.c $(wildcard include/*.h runtime/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(LIB_CFLAGS) -c $< -o $@
+
+$(BUILD)/libgort.a: $(OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libgort.so: $(OBJS)
+	$(CC) -shared $(SANFLAGS) -Wl,-soname,libgort.so.$(SOVERSION) -o $@.$(VERSION) $^ $(LIBS) $(LDFLAGS)
+	ln -sf libgort.so.$(VERSION) $(BUILD)/libgort.so.$(SOVERSION)
+	ln -sf libgort.so.$(VERSION) $@
+
+$(BUILD)/gort.pc: gort.pc.in Makefile
+	@mkdir -p $(BUILD)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+# ---- tests ----
+$(BUILD)/gort_test: $(TEST_SRCS) $(wildcard test/*.h) $(BUILD)/libgort.a
+	$(CC) $(CFLAGS_ALL) $(CRITERION_CFLAGS) -o $@ $(TEST_SRCS) $(BUILD)/libgort.a $(CRITERION_LIBS) $(LIBS) $(LDFLAGS)
+
+check-exports: $(BUILD)/libgort.so
+	@bad=$$(nm -D --defined-only $(BUILD)/libgort.so | awk '$$2 ~ /[TDBRW]/ {print $$3}' | grep -v '^gort_[a-z]' | grep -v '^_' || true); \
+	if [ -n "$$bad" ]; then echo "internal symbols exported from libgort.so:"; echo "$$bad"; exit 1; fi; \
+	echo "exports: only gort_* symbols"
+
+test: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/gort_test
+	@$(MAKE) --no-print-directory check-exports
+	$(BUILD)/gort_test $(TEST_ARGS)
+
+# ---- benchmarks ----
+$(BUILD)/bench/gort_bench: bench/gort_bench.c include/gort.h $(BUILD)/libgort.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libgort.a $(LIBS) $(LDFLAGS)
+
+$(BUILD)/bench/go_bench: $(wildcard bench/go/*.go bench/go/go.mod)
+	@mkdir -p $(dir $@)
+	cd bench/go && GOCACHE=$(abspath $(BUILD))/gocache GOPATH=$(abspath $(BUILD))/gopath \
+		GOPROXY=off GOFLAGS=-mod=mod GO111MODULE=on go build -o $(abspath $@) .
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BUILD)/bench/gort_bench $(BUILD)/bench/go_bench
+	BENCH='$(BENCH)' PROCS='$(PROCS)' RUNS='$(RUNS)' sh bench/run.sh $(BUILD)/bench
+
+# ---- install ----
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/gort.h $(DESTDIR)$(PREFIX)/include/gort.h
+	install -m 644 $(BUILD)/libgort.a $(DESTDIR)$(PREFIX)/lib/libgort.a
+	install -m 755 $(BUILD)/libgort.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libgort.so.$(VERSION)
+	ln -sf libgort.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libgort.so.$(SOVERSION)
+	ln -sf libgort.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libgort.so
+	install -m 644 $(BUILD)/gort.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/gort.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/gort.h $(DESTDIR)$(PREFIX)/lib/libgort.a \
+		$(DESTDIR)$(PREFIX)/lib/libgort.so $(DESTDIR)$(PREFIX)/lib/libgort.so.$(SOVERSION) \
+		$(DESTDIR)$(PREFIX)/lib/libgort.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/pkgconfig/gort.pc
+
+lint:
+	clang-tidy --quiet $(SRCS) -- -std=c11 -D_GNU_SOURCE -Iinclude
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
+		--suppress=missingIncludeSystem -D__x86_64__ -D_GNU_SOURCE -Iinclude $(SRCS)
+
+clean:
+	rm -rf build
+
+-include $(OBJS:.o=.d)

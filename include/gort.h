@@ -1,0 +1,251 @@
+/*
+ * gort.h — Go's concurrency runtime for C: the one public header.
+ *
+ * Coroutines ("G"s) with small guarded stacks run on OS threads ("M"s), each
+ * of which holds one of a fixed number of logical processors ("P"s, one per
+ * CPU by default).  Every P has its own run queue and steals from the others
+ * when it runs dry.  See docs/design.md for how it works and docs/api.md for
+ * the conventions below in detail.
+ *
+ * Conventions, for every function in this header:
+ *   - Errors are returned, never left in errno: 0 (or a non-negative result)
+ *     on success, a negative errno-style code on failure.  gort_strerror()
+ *     renders any of them.
+ *   - Misuse that Go treats as a panic (a negative WaitGroup counter, ...)
+ *     panics in gort too.
+ *   - Every function is thread-safe and may be called from a coroutine or
+ *     from a plain thread unless its comment says otherwise.
+ *   - Blocking functions say so.  From a coroutine they park only that
+ *     coroutine; from a plain thread they block the thread.
+ *   - Names of blocking calls are macros that record the call site
+ *     (__FILE__/__LINE__) for the coroutine dump; the function behind each
+ *     has the same name with an _at suffix.
+ *
+ * Hazards of M:N scheduling in C (docs/design.md, "Hazards"):
+ *   - A coroutine may resume on another OS thread after any blocking call or
+ *     gort_yield(): never keep the address of a thread-local variable across
+ *     one.  gort saves and restores errno per coroutine.
+ *   - Never hold a pthread mutex across a gort blocking call.
+ *   - The six sticky floating-point exception flags (FE_ALL_EXCEPT) are
+ *     always set inside coroutines: fetestexcept() there reports all of
+ *     them.  Clearing them (feclearexcept, fesetenv) is allowed but makes
+ *     every switch to and from that coroutine ~14x slower.
+ */
+#ifndef GORT_H
+#define GORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define GORT_API __attribute__((visibility("default")))
+#else
+#define GORT_API
+#endif
+
+#define GORT_VERSION_MAJOR 0
+#define GORT_VERSION_MINOR 1
+#define GORT_VERSION_PATCH 0
+
+/* ------------------------------------------------------------------------ */
+/* Runtime life cycle                                                        */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Configuration for gort_start().  Zero in a field means "take it from the
+ * environment, else the default"; a non-zero field overrides the
+ * environment.  Bad environment values print a message on stderr and fall
+ * back to the default; bad field values make gort_start() return -EINVAL.
+ */
+typedef struct gort_config {
+	/* Number of Ps (logical processors): GORT_PROCS, else the number of
+	 * CPUs this process may run on.  1 .. GORT_MAX_PROCS. */
+	int procs;
+	/* Default usable stack size of a coroutine in bytes: GORT_STACK_SIZE
+	 * (suffixes K, M accepted), else GORT_DEFAULT_STACK_SIZE.  Rounded up
+	 * to whole pages; GORT_MIN_STACK_SIZE .. GORT_MAX_STACK_SIZE. */
+	size_t stack_size;
+	/* Debug options, "key=value,key=value": GORT_DEBUG.  Known keys:
+	 *   guard=auto|madvise|mprotect|canary   how stacks are guarded
+	 *   (auto: MADV_GUARD_INSTALL where the kernel has it, else mprotect
+	 *   while under a budget, else a canary checked at every switch). */
+	const char *debug;
+} gort_config;
+
+#define GORT_MAX_PROCS 1024
+#define GORT_DEFAULT_STACK_SIZE (256u * 1024u)
+#define GORT_MIN_STACK_SIZE (16u * 1024u)
+#define GORT_MAX_STACK_SIZE (1024u * 1024u * 1024u)
+
+/*
+ * Start the runtime: create the Ps and the first M thread.  cfg may be NULL
+ * (environment and defaults).  Callable from any plain thread, not from a
+ * coroutine.  Returns 0, -EALREADY if the runtime is running, -EINVAL for a
+ * bad cfg field, -ENOMEM, or -EAGAIN if no thread could be created.
+ */
+GORT_API int gort_start(const gort_config *cfg);
+
+/*
+ * Stop the runtime: every M finishes the coroutine it is running up to its
+ * next switch point (a blocking call, gort_yield, or its end), then exits
+ * and is joined; coroutines still runnable or blocked are discarded without
+ * running further (as Go discards goroutines when main returns), and every
+ * stack, descriptor and thread is released.  Objects (wait groups, ...) on
+ * which discarded coroutines were blocked must not be used again.  The
+ * runtime may be started again afterwards.  Blocks until done.  Returns 0,
+ * -ESRCH if the runtime is not running, -EDEADLK if called from a coroutine.
+ */
+GORT_API int gort_stop(void);
+
+/*
+ * Run fn(arg) as the program's main coroutine (named "main"): start the
+ * runtime from cfg, wait for fn to return, stop the runtime (see
+ * gort_stop), and return fn's value.  If the runtime cannot start, returns
+ * gort_start()'s negative code.  Blocks the calling (plain) thread.
+ */
+GORT_API int gort_main_cfg(const gort_config *cfg, int (*fn)(void *arg), void *arg);
+#define gort_main(fn, arg) gort_main_cfg(NULL, (fn), (arg))
+
+/* Is the runtime running? */
+GORT_API bool gort_running(void);
+
+/* Number of Ps of the running runtime, or 0 when it is not running. */
+GORT_API int gort_procs(void);
+
+/* ------------------------------------------------------------------------ */
+/* Coroutines                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* A coroutine id: 64-bit, positive, never reused within a process (not even
+ * across a stop and restart).  Spawning returns it, or a negative errno. */
+typedef int64_t gort_id;
+
+/*
+ * Per-spawn options.  A zeroed field means the default.  Use it with
+ * designated initialisers (gort_go_with below) so that fields added later
+ * keep their defaults.
+ */
+typedef struct gort_spawn_opts {
+	/* A name shown in dumps and fatal messages; copied (at most
+	 * GORT_NAME_MAX - 1 bytes kept). */
+	const char *name;
+	/* Usable stack size in bytes (rounded up to pages); 0: the runtime's
+	 * default.  GORT_MIN_STACK_SIZE .. GORT_MAX_STACK_SIZE. */
+	size_t stack_size;
+} gort_spawn_opts;
+
+#define GORT_NAME_MAX 32
+
+/*
+ * Spawn fn(arg) as a new coroutine, runnable at once; the caller goes on
+ * running (the new coroutine is next in line on the caller's P).  Callable
+ * from a coroutine or from any plain thread while the runtime runs.  The
+ * stack is bound when the coroutine first runs.  Returns the new id, or
+ * -ESRCH (runtime not running), -EINVAL (fn NULL, or a bad stack size),
+ * -ENOMEM.  Never blocks.  file/line name the spawn site; use the macros.
+ */
+GORT_API gort_id gort_go_opts(void (*fn)(void *arg), void *arg, const gort_spawn_opts *opts,
+			      const char *file, int line);
+#define gort_go(fn, arg) gort_go_opts((fn), (arg), NULL, __FILE__, __LINE__)
+/* gort_go_with(fn, arg, .name = "worker", .stack_size = 64 * 1024) */
+#define gort_go_with(fn, arg, ...) \
+	gort_go_opts((fn), (arg), &(const gort_spawn_opts){__VA_ARGS__}, __FILE__, __LINE__)
+
+/*
+ * Let the other runnable coroutines of this P run; the caller is put at the
+ * back of its P's queue (Go's runtime.Gosched).  Returns at once when
+ * nothing else is runnable.  From a plain thread: sched_yield().
+ */
+GORT_API void gort_yield(void);
+
+/* The id of the calling coroutine, or 0 from a plain thread. */
+GORT_API gort_id gort_self(void);
+
+/* The index (0 .. procs-1) of the P running the caller, or -1 from a plain
+ * thread.  The answer may be stale as soon as the caller blocks or yields. */
+GORT_API int gort_current_proc(void);
+
+/* Number of live coroutines: spawned and not yet returned (Go's
+ * runtime.NumGoroutine).  0 when the runtime is not running. */
+GORT_API int64_t gort_num_coroutines(void);
+
+/* ------------------------------------------------------------------------ */
+/* Counters                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Scheduler counters, kept per P (cheap enough to leave on) and summed on
+ * read; totals since gort_start(). */
+typedef struct gort_stats {
+	uint64_t spawns;        /* coroutines spawned */
+	uint64_t exits;         /* coroutines that returned */
+	uint64_t runs;          /* times a coroutine was given a P (first run or resume) */
+	uint64_t switches;      /* context switches (coroutine to coroutine or scheduler) */
+	uint64_t yields;        /* gort_yield calls that switched */
+	uint64_t parks;         /* coroutines that blocked */
+	uint64_t steals;        /* successful steals from another P */
+	uint64_t stolen;        /* coroutines taken by those steals */
+	uint64_t global_takes;  /* coroutines taken from the global queue */
+	uint64_t global_puts;   /* coroutines put on the global queue */
+	uint64_t wakeups;       /* idle Ms woken or started to run a P */
+	int procs;              /* number of Ps */
+	int threads;            /* Ms (OS threads) created */
+	int idle_procs;         /* Ps without an M right now */
+	int spinning;           /* Ms looking for work right now */
+} gort_stats;
+
+/* Fill *out with the totals.  Returns 0, or -ESRCH (not running), -EINVAL
+ * (out NULL). */
+GORT_API int gort_stats_read(gort_stats *out);
+
+/* Fill *out with the counters of P number proc only (procs, threads,
+ * idle_procs and spinning are the global values).  Returns 0, -ESRCH,
+ * -EINVAL (bad proc or out NULL). */
+GORT_API int gort_proc_stats_read(int proc, gort_stats *out);
+
+/* ------------------------------------------------------------------------ */
+/* WaitGroup (Go's sync.WaitGroup)                                            */
+/* ------------------------------------------------------------------------ */
+
+/* A wait group.  All zeroes is a valid empty group (GORT_WG_INIT or
+ * memset); no destroy call is needed.  Do not copy one that is in use. */
+typedef struct gort_wg {
+	_Alignas(8) unsigned char opaque_[40];
+} gort_wg;
+#define GORT_WG_INIT {{0}}
+
+/* Add delta (may be negative) to the counter; when it reaches zero every
+ * waiter is released.  A counter below zero panics ("sync: negative
+ * WaitGroup counter").  Never blocks. */
+GORT_API void gort_wg_add(gort_wg *wg, int64_t delta);
+
+/* gort_wg_add(wg, -1). */
+GORT_API void gort_wg_done(gort_wg *wg);
+
+/* Block until the counter is zero (returns at once if it is).  Blocks.
+ * Callable from coroutines and from plain threads. */
+GORT_API void gort_wg_wait_at(gort_wg *wg, const char *file, int line);
+#define gort_wg_wait(wg) gort_wg_wait_at((wg), __FILE__, __LINE__)
+
+/* ------------------------------------------------------------------------ */
+/* Errors and panics                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* A static description of a negative (or positive) errno-style code. */
+GORT_API const char *gort_strerror(int err);
+
+/*
+ * Panic with a printf-style message.  Until recover/ lands, a panic prints
+ * "panic: <message>" with the coroutine's id, name and spawn site, and
+ * aborts the process.  Never returns.
+ */
+GORT_API _Noreturn void gort_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GORT_H */

@@ -1,0 +1,134 @@
+/*
+ * fault.c — turning a fault in a coroutine's guard page into a named fatal
+ * error ("fatal: coroutine 7 (worker, spawned at main.c:40) overflowed its
+ * 256 KiB stack") instead of a bare SIGSEGV.
+ *
+ * Every M runs with an alternate signal stack (the faulting stack is full),
+ * and a process-wide SIGSEGV/SIGBUS handler installed once.  The handler
+ * looks at the coroutine this thread is running (gort__tls_m->curg: read
+ * on the faulting thread itself, so no race): if the fault address, or the
+ * stack pointer, lies in that coroutine's guard region, it reports and
+ * aborts.  Otherwise the fault is not ours: it is passed to the handler
+ * that was installed before (ASan's, the program's), or, if that was the
+ * default, the default action is restored and the faulting instruction
+ * re-runs to die as it would have.
+ *
+ * Everything on the handler's path is async-signal-safe (write, abort).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "../runtime/rt.h"
+
+#define ALTSTACK_SIZE (64 * 1024)
+
+static struct sigaction old_segv, old_bus;
+static _Atomic bool installed;
+
+_Noreturn void gort__fatal_overflow(struct gort__g *g, int canary)
+{
+	int fd = 2;
+	gort__ss_puts(fd, "fatal: coroutine ");
+	gort__ss_putu(fd, (uint64_t)g->id);
+	gort__ss_puts(fd, " (");
+	if (g->name[0]) {
+		gort__ss_puts(fd, g->name);
+		gort__ss_puts(fd, ", ");
+	}
+	gort__ss_puts(fd, "spawned at ");
+	gort__ss_puts(fd, g->spawn_file ? g->spawn_file : "?");
+	gort__ss_puts(fd, ":");
+	gort__ss_putu(fd, (uint64_t)g->spawn_line);
+	gort__ss_puts(fd, ") overflowed its ");
+	gort__ss_putu(fd, g->stack ? g->stack->size / 1024 : 0);
+	gort__ss_puts(fd, " KiB stack");
+	if (canary)
+		gort__ss_puts(fd, " (stack canary overwritten; found at a switch)");
+	gort__ss_puts(fd, "\n");
+	abort();
+}
+
+static void chain(int sig, siginfo_t *si, void *uc)
+{
+	struct sigaction *old = sig == SIGSEGV ? &old_segv : &old_bus;
+	if (old->sa_flags & SA_SIGINFO) {
+		if (old->sa_sigaction) {
+			old->sa_sigaction(sig, si, uc);
+			return;
+		}
+	} else if (old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN) {
+		old->sa_handler(sig);
+		return;
+	}
+	/* Default action: restore it and let the instruction fault again. */
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	sigaction(sig, &dfl, NULL);
+}
+
+static void on_fault(int sig, siginfo_t *si, void *ucv)
+{
+	struct gort__m *m = gort__tls_m;
+	struct gort__g *g = m ? m->curg : NULL;
+	if (g && g->stack) {
+		const struct gort__stack *s = g->stack;
+		uintptr_t sp = 0;
+#if defined(__x86_64__)
+		ucontext_t *uc = ucv;
+		sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+#endif
+		uintptr_t lo = (uintptr_t)s->lo;
+		bool sp_low = sp && sp < lo + 256 && sp >= lo - GORT__GUARD_SIZE - 64 * 1024;
+		if (gort__stack_in_guard(s, si->si_addr) || sp_low)
+			gort__fatal_overflow(g, 0);
+	}
+	chain(sig, si, ucv);
+}
+
+int gort__fault_install(void)
+{
+	if (atomic_exchange(&installed, true))
+		return 0;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_fault;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSEGV, &sa, &old_segv) != 0 || sigaction(SIGBUS, &sa, &old_bus) != 0) {
+		atomic_store(&installed, false);
+		return -errno;
+	}
+	return 0;
+}
+
+int gort__fault_thread_init(struct gort__m *m)
+{
+	m->altstack_size = ALTSTACK_SIZE;
+	m->altstack = gort__sys_mmap(ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS);
+	if (!m->altstack)
+		return -ENOMEM;
+	stack_t ss = {.ss_sp = m->altstack, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
+	if (sigaltstack(&ss, NULL) != 0) {
+		gort__sys_munmap(m->altstack, ALTSTACK_SIZE);
+		m->altstack = NULL;
+		return -errno;
+	}
+	return 0;
+}
+
+void gort__fault_thread_fini(struct gort__m *m)
+{
+	if (!m->altstack)
+		return;
+	stack_t ss = {.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE};
+	sigaltstack(&ss, NULL);
+	gort__sys_munmap(m->altstack, m->altstack_size);
+	m->altstack = NULL;
+}

@@ -1,0 +1,147 @@
+/*
+ * config.c — resolving the configuration: environment first (GORT_PROCS,
+ * GORT_STACK_SIZE, GORT_DEBUG), overridden by the fields of a gort_config.
+ * A bad environment value prints one line on stderr and keeps the default;
+ * a bad field is -EINVAL.  Runs under the start/stop lock only.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rt.h"
+
+/* Parse a positive size with an optional K/M/G suffix (powers of 1024). */
+static bool parse_size(const char *s, size_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return false;
+	unsigned long long mul = 1;
+	switch (toupper((unsigned char)*end)) {
+	case 'K':
+		mul = 1ull << 10;
+		end++;
+		break;
+	case 'M':
+		mul = 1ull << 20;
+		end++;
+		break;
+	case 'G':
+		mul = 1ull << 30;
+		end++;
+		break;
+	default:
+		break;
+	}
+	if (toupper((unsigned char)*end) == 'B' || toupper((unsigned char)*end) == 'I')
+		end++; /* accept "64K", "64KB", "64Ki" */
+	if (toupper((unsigned char)*end) == 'B')
+		end++;
+	if (*end != 0 || v > (~0ull) / mul)
+		return false;
+	*out = (size_t)(v * mul);
+	return true;
+}
+
+static bool parse_int(const char *s, long lo, long hi, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end != 0 || v < lo || v > hi)
+		return false;
+	*out = (int)v;
+	return true;
+}
+
+/* Apply "key=value,..." debug options; returns false on a bad one (and says
+ * why on stderr when warn). */
+static bool parse_debug(const char *s, struct gort__config *out, const char *origin)
+{
+	bool ok = true;
+	char buf[256];
+	snprintf(buf, sizeof buf, "%s", s);
+	char *save = NULL;
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		const char *val = eq ? eq + 1 : "";
+		if (eq)
+			*eq = 0;
+		if (strcmp(tok, "guard") == 0) {
+			if (strcmp(val, "auto") == 0)
+				out->guard = GORT__GUARD_AUTO;
+			else if (strcmp(val, "madvise") == 0)
+				out->guard = GORT__GUARD_MADVISE;
+			else if (strcmp(val, "mprotect") == 0)
+				out->guard = GORT__GUARD_MPROTECT;
+			else if (strcmp(val, "canary") == 0)
+				out->guard = GORT__GUARD_CANARY;
+			else {
+				fprintf(stderr,
+					"gort: %s: guard=%s: expected auto, madvise, mprotect or canary; "
+					"using auto\n",
+					origin, val);
+				ok = false;
+			}
+		} else if (*tok) {
+			fprintf(stderr, "gort: %s: unknown option '%s' ignored\n", origin, tok);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+int gort__config_resolve(const gort_config *cfg, struct gort__config *out)
+{
+	out->procs = gort__sys_ncpu();
+	if (out->procs > GORT_MAX_PROCS)
+		out->procs = GORT_MAX_PROCS;
+	out->stack_size = GORT_DEFAULT_STACK_SIZE;
+	out->guard = GORT__GUARD_AUTO;
+
+	const char *e = getenv("GORT_PROCS");
+	if (e && *e) {
+		int v;
+		if (parse_int(e, 1, GORT_MAX_PROCS, &v))
+			out->procs = v;
+		else
+			fprintf(stderr,
+				"gort: ignoring GORT_PROCS=%s: not an integer in 1..%d; using %d\n", e,
+				GORT_MAX_PROCS, out->procs);
+	}
+	e = getenv("GORT_STACK_SIZE");
+	if (e && *e) {
+		size_t v;
+		if (parse_size(e, &v) && v >= GORT_MIN_STACK_SIZE && v <= GORT_MAX_STACK_SIZE)
+			out->stack_size = v;
+		else
+			fprintf(stderr,
+				"gort: ignoring GORT_STACK_SIZE=%s: not a size in %uK..%uM; using %zuK\n",
+				e, GORT_MIN_STACK_SIZE / 1024, GORT_MAX_STACK_SIZE >> 20,
+				out->stack_size / 1024);
+	}
+	const char *dbg = cfg && cfg->debug ? cfg->debug : getenv("GORT_DEBUG");
+	if (dbg && *dbg) {
+		bool ok = parse_debug(dbg, out, cfg && cfg->debug ? "gort_config.debug" : "GORT_DEBUG");
+		if (!ok && cfg && cfg->debug)
+			return -EINVAL;
+	}
+	if (cfg) {
+		if (cfg->procs < 0 || cfg->procs > GORT_MAX_PROCS)
+			return -EINVAL;
+		if (cfg->procs > 0)
+			out->procs = cfg->procs;
+		if (cfg->stack_size) {
+			if (cfg->stack_size < GORT_MIN_STACK_SIZE || cfg->stack_size > GORT_MAX_STACK_SIZE)
+				return -EINVAL;
+			out->stack_size = cfg->stack_size;
+		}
+	}
+	size_t ps = 4096;
+	out->stack_size = (out->stack_size + ps - 1) & ~(ps - 1);
+	return 0;
+}

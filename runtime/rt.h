@@ -1,0 +1,279 @@
+/*
+ * rt.h — the runtime's internal header: the G (coroutine), P (processor)
+ * and M (OS thread) types, the global scheduler state, and the calls the
+ * modules make of each other.  Never included from include/.
+ *
+ * Key to the guard of every field touched by more than one thread:
+ *   (i) set before the object is published, read-only afterwards
+ *   (o) owned: only the current owner touches it (for a G, see the state
+ *       table below; for a P, the M holding it; for an M, its own thread)
+ *   (s) guarded by gort__sched.lock
+ *   (f) guarded by gort__sched.gflock (global free G list)
+ *   (a) atomic; the comment says the orders and what pairs with what
+ *   (r) racy by design: written by the owner with relaxed atomics, read
+ *       without synchronisation for statistics and dumps only
+ *
+ * Coroutine states, as ownership rules (who may touch the G's stack and
+ * context, and where the G is):
+ *   FREE      in a free list (a P's gfree, (o) of that P; or the global
+ *             one, (f)).  No stack.  Only the list's owner touches it.
+ *   RUNNABLE  on exactly one run queue (a P's runnext or ring, or the
+ *             global queue).  Its stack is idle: ctx is saved (or NULL
+ *             before the first run).  Whoever takes it off the queue owns
+ *             it.
+ *   RUNNING   m->curg == g for exactly one M, which owns the stack.  Not
+ *             on any queue.
+ *   WAITING   parked: ctx is saved, it is on no run queue, and exactly one
+ *             party (the holder of the wait queue it sits in, under that
+ *             queue's lock) may make it RUNNABLE with gort__ready().
+ *   DEAD      returned; its stack is being released by the M that switched
+ *             away from it; then FREE.
+ * Transitions: FREE->RUNNABLE (spawn), RUNNABLE->RUNNING (an M takes it),
+ * RUNNING->RUNNABLE (yield; done by the next context after the switch),
+ * RUNNING->WAITING (park; done by the next context after the switch, before
+ * the park's unlock callback runs), WAITING->RUNNABLE (gort__ready, by
+ * anyone), RUNNING->DEAD->FREE (exit; the next context releases it).
+ * Since RUNNABLE and WAITING are entered only after the switch away, no
+ * other M can start running a G that is still on its own stack.
+ */
+#ifndef GORT_RUNTIME_RT_H
+#define GORT_RUNTIME_RT_H
+
+#include <gort.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lock.h"
+#include "stack.h"
+#include "switch.h"
+#include "sys.h"
+
+enum gort__gstate {
+	GORT__G_FREE = 0,
+	GORT__G_RUNNABLE,
+	GORT__G_RUNNING,
+	GORT__G_WAITING,
+	GORT__G_DEAD,
+};
+
+/* Why a coroutine waits (shown by dumps). */
+enum gort__wait_reason {
+	GORT__WR_NONE = 0,
+	GORT__WR_WAITGROUP,
+	GORT__WR_COUNT_
+};
+const char *gort__wait_reason_name(int r);
+
+/* Relaxed counter bump for (r) fields: one owner writes, anyone reads. */
+#define GORT__BUMP(field) \
+	atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + 1, \
+			      memory_order_relaxed)
+#define GORT__ADD(field, n) \
+	atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + (n), \
+			      memory_order_relaxed)
+
+struct gort__m;
+struct gort__p;
+
+/* The coroutine descriptor.  Reused through free lists, never freed while
+ * the runtime runs (so a dump may walk them all, see allgs in coro.c). */
+struct gort__g {
+	/* set by the spawner before the G is published on a run queue (i) */
+	int64_t id;
+	int64_t parent_id;       /* 0: spawned from a plain thread */
+	void (*fn)(void *);
+	void *arg;
+	const char *spawn_file;  /* static string from __FILE__ */
+	int spawn_line;
+	size_t stack_req;        /* requested usable stack bytes (rounded), 0 default */
+	char name[GORT_NAME_MAX];
+
+	/* owned per the state table (o) */
+	gort__fctx ctx;             /* saved context when not RUNNING; NULL before first run */
+	struct gort__stack *stack;  /* bound at first run, released at exit */
+	struct gort__fiber fiber;   /* sanitizer view of the context */
+	struct gort__m *m;          /* the M running it (valid while RUNNING) */
+	struct gort__g *schedlink;  /* link in the global run queue or a free list */
+	int saved_errno;            /* errno while switched out */
+
+	_Atomic uint32_t state;     /* (a) enum gort__gstate; see transitions above.
+				     * Stores are release, loads acquire where a
+				     * transition is checked. */
+
+	/* wait information: written by the G itself before it parks (o), read
+	 * by dumps racily (r) */
+	_Atomic uint8_t wait_reason;
+	const char *wait_file;
+	int wait_line;
+	int64_t wait_since;      /* nanotime() when it parked */
+	int64_t spawned_at;      /* nanotime() at spawn */
+};
+
+#define GORT__RUNQ_SIZE 256
+
+/* Per-P counters (r): written by the P's owner only. */
+struct gort__pstats {
+	_Atomic uint64_t spawns, exits, runs, switches, yields, parks, steals, stolen, global_takes,
+		global_puts;
+};
+
+struct gort__p {
+	int id;                      /* (i) */
+	_Atomic int status;          /* (a) GORT__P_IDLE/RUNNING; written under (s),
+				      * read racily by stealers as a hint */
+	struct gort__m *m;           /* (s) M holding it, NULL when idle */
+	struct gort__p *link;        /* (s) idle list */
+
+	/* owner-only (o) */
+	uint32_t schedtick;          /* schedules since start, for the 1-in-61 global poll */
+	uint64_t rand;               /* xorshift state */
+	struct gort__g *gfree;       /* free G descriptors */
+	int ngfree;
+	struct gort__stack_cache stacks;
+	int64_t idnext, idend;       /* batch of ids reserved from the global counter */
+	struct gort__pstats st;      /* (r) */
+
+	/* The run queue: a ring that only the owner pushes to (at tail) and
+	 * that the owner and thieves pop from (at head, by CAS).
+	 *   runqhead: (a) loaded acquire by everyone (pairs with the
+	 *             CAS-release of the previous consumer, so the slots read
+	 *             before the CAS were written before it); advanced only by
+	 *             CAS with release order.
+	 *   runqtail: (a) stored only by the owner, with release order after it
+	 *             wrote the slot; thieves load it acquire.
+	 *   runq[]:   (a) relaxed: a thief may read a slot that the owner is
+	 *             overwriting, but then its CAS on head fails and it drops
+	 *             what it read.
+	 *   runnext:  (a) a G readied by the running G, run before the ring.
+	 *             Set by the owner (exchange), cleared by the owner or a
+	 *             thief with CAS; acq_rel on both sides. */
+	_Alignas(GORT__CACHELINE) _Atomic uint32_t runqhead;
+	_Alignas(GORT__CACHELINE) _Atomic uint32_t runqtail;
+	_Atomic(struct gort__g *) runnext;
+	_Atomic(struct gort__g *) runq[GORT__RUNQ_SIZE];
+};
+
+enum { GORT__P_IDLE = 0, GORT__P_RUNNING = 1 };
+
+/* What the context resumed by a switch must do for the one that left. */
+enum gort__sw_action {
+	GORT__SW_NONE = 0, /* the scheduler context (g0) left */
+	GORT__SW_YIELD,    /* put prev at the back of the run queue */
+	GORT__SW_PARK,     /* mark prev WAITING, then call unlock(arg) */
+	GORT__SW_EXIT,     /* release prev's stack and descriptor */
+};
+
+typedef bool (*gort__unlock_fn)(void *arg);
+
+/* The switch record: filled by the context that leaves, read by the one
+ * that resumes, on the same M.  (o) of the M. */
+struct gort__swrec {
+	struct gort__m *m;
+	struct gort__g *prev; /* NULL: the M's scheduler context */
+	int action;
+	gort__unlock_fn unlock;
+	void *unlock_arg;
+};
+
+struct gort__m {
+	int id;                      /* (i) */
+	pthread_t thread;            /* (i) */
+	struct gort__p *p;           /* (o) the P it holds, NULL when none */
+	struct gort__p *nextp;       /* (s) P handed over by startm, taken after park wakes */
+	bool spinning;               /* (o) counted in gort__sched.nmspinning */
+	struct gort__g *curg;        /* (o) running G; read by the fault handler on this
+				      * thread and racily by dumps */
+	gort__fctx g0ctx;            /* (o) the scheduler loop's context while a G runs */
+	struct gort__fiber g0fiber;  /* (o) */
+	struct gort__swrec sw;       /* (o) */
+	gort__note park;             /* (a) idle Ms sleep here */
+	struct gort__m *link;        /* (s) idle list */
+	struct gort__m *alllink;     /* (s) list of all Ms */
+	uint64_t rand;               /* (o) */
+	void *altstack;              /* (o) sigaltstack memory */
+	size_t altstack_size;
+};
+
+/* Global scheduler state. */
+struct gort__sched {
+	gort__lock lock;
+	/* global run queue (s); runqsize is also read without the lock as a hint
+	 * (a, relaxed), and with seq_cst in the spinning protocol */
+	struct gort__g *runqhead, *runqtail;
+	_Atomic int32_t runqsize;
+	struct gort__p *pidle;       /* (s) idle Ps */
+	_Atomic int32_t npidle;      /* (a) changed under (s); read lock-free seq_cst */
+	struct gort__m *midle;       /* (s) idle Ms */
+	int nmidle;                  /* (s) */
+	struct gort__m *allm;        /* (s) */
+	_Atomic int32_t mcount;      /* (a) Ms created */
+	/* Ms spinning for work (a): seq_cst, see the protocol in sched.c */
+	_Atomic int32_t nmspinning;
+	_Atomic uint64_t wakeups;    /* (a) relaxed counter */
+
+	gort__lock gflock;           /* global free Gs */
+	struct gort__g *gfree;       /* (f) */
+	int ngfree;                  /* (f) */
+
+	int nprocs;                  /* (i) for the life of a run */
+	struct gort__p **allp;       /* (i) */
+	_Atomic bool stopping;       /* (a) release by gort_stop, acquire by Ms */
+	_Atomic bool running;        /* (a) */
+	_Atomic uint64_t plain_spawns;  /* (a) spawns from plain threads */
+};
+
+extern struct gort__sched gort__sched;
+extern __thread struct gort__m *gort__tls_m
+	__attribute__((tls_model("initial-exec")));
+
+/* The running G, or NULL on a plain thread or in a scheduler context. */
+static inline struct gort__g *gort__getg(void)
+{
+	struct gort__m *m = gort__tls_m;
+	return m ? m->curg : NULL;
+}
+
+/* --- sched.c --- */
+/* Make a WAITING (or new, RUNNABLE) G runnable; callable from any thread. */
+void gort__ready(struct gort__g *g);
+/* Put a new RUNNABLE G on a queue (spawn): runnext of the caller's P, or the
+ * global queue from a plain thread. */
+void gort__sched_put_new(struct gort__g *g);
+/* Park the running G: it becomes WAITING, then unlock(arg) runs on another
+ * context; if that returns false the G is made runnable again at once.  The
+ * G resumes after someone calls gort__ready(g). */
+void gort__park(gort__unlock_fn unlock, void *arg, int reason, const char *file, int line);
+/* End the running G (after its function returned). */
+_Noreturn void gort__exit_current(struct gort__g *g);
+/* Run g's first instructions: the context entry. */
+void gort__g_entry(gort__xfer t);
+
+/* --- coro.c --- */
+struct gort__g *gort__gfget(struct gort__p *p);
+void gort__gfput(struct gort__p *p, struct gort__g *g);
+void gort__coro_fini(void);
+int64_t gort__new_id(struct gort__p *p);
+/* Call fn for every G descriptor ever allocated (dumps; shutdown). */
+void gort__allg_each(void (*fn)(struct gort__g *g, void *arg), void *arg);
+
+/* --- config.c --- */
+struct gort__config {
+	int procs;
+	size_t stack_size;
+	enum gort__guard_mode guard;
+};
+int gort__config_resolve(const gort_config *cfg, struct gort__config *out);
+
+/* --- recover/fault.c --- */
+int gort__fault_install(void);
+int gort__fault_thread_init(struct gort__m *m);
+void gort__fault_thread_fini(struct gort__m *m);
+_Noreturn void gort__fatal_overflow(struct gort__g *g, int canary);
+
+/* --- recover/panic.c --- */
+_Noreturn void gort__panic_msg(const char *msg);
+
+#endif

@@ -1,0 +1,1049 @@
+/*
+ * sched.c — the scheduler: Ps, Ms, run queues, stealing, parking.
+ *
+ * Glossary
+ *   G  a coroutine (struct gort__g, coro.c): a function, a stack, a saved
+ *      context.
+ *   M  an OS thread (struct gort__m).  Each M runs a scheduler loop on its
+ *      own thread stack ("g0") and, from it, coroutines.
+ *   P  a logical processor (struct gort__p): what an M must hold to run
+ *      coroutines.  There are exactly nprocs of them; each owns a run
+ *      queue, free lists and counters that only its holder touches.
+ *
+ * Why this shape (and what was rejected)
+ *   - One global run queue with a lock: every spawn and wakeup would
+ *     contend on it.  Per-P queues make the common case lock-free; the
+ *     global queue only takes overflow, plain-thread spawns and wakeups.
+ *   - Per-M queues without Ps: an M blocked in a system call would strand
+ *     its queue.  Ps can be handed to another M (the I/O issue builds on
+ *     this).
+ *   - Switching through the scheduler context on every park or yield: two
+ *     switches where one will do.  A coroutine that parks or yields picks
+ *     the next one from its P's queue itself and jumps straight to it; the
+ *     bookkeeping for the coroutine that left (put it back on a queue, mark
+ *     it waiting and release its wait queue's lock, or free its stack) runs
+ *     in the resumed context, right after the jump (sw_finish).  Only when
+ *     the P's queue is empty does it jump to g0, which steals or sleeps.
+ *     Switches per operation: yield 1; park with local work 1, without 2
+ *     (to g0, later from g0 back to a coroutine); exit 1; a wakeup that
+ *     lands in runnext costs the waker nothing until it parks.
+ *   - Asynchronous preemption: C code may be interrupted inside malloc or
+ *     while holding a lock, so gort never switches a coroutine out from a
+ *     signal.  A coroutine runs until it blocks, yields or returns.
+ *
+ * Run queues (Go's design, our code).  Each P has a 256-slot ring that only
+ * its owner pushes to (tail) and that anyone pops from (head, CAS), plus a
+ * runnext slot: a G readied or spawned by the running G goes to runnext and
+ * runs next, so a ping-pong pair stays on one P and hot in its cache; the
+ * G it displaces goes to the ring.  A full ring moves half of itself to the
+ * global queue.  Every 61st schedule a P takes one G from the global queue
+ * first, so nothing there starves behind a busy local queue.  An idle M
+ * steals half of a random victim's ring (four passes over all Ps; in the
+ * last pass it may also take the victim's runnext, after a 3 µs pause if
+ * the victim is running, since that G is probably about to run there).
+ *
+ * Spinning and wakeups: the protocol that loses no wakeup
+ *   An M "spins" while it looks for work without holding any (counted in
+ *   nmspinning).  At most one M is started to spin per readied G, and only
+ *   when no M spins already, so wakeups are neither lost nor stormy.
+ *   1. A readier makes a G runnable (stores it on a run queue), then issues
+ *      a seq_cst fence, then reads npidle and nmspinning (wakep).  If a P is
+ *      idle and no M spins, it CASes nmspinning 0 -> 1 and starts (or
+ *      wakes) an M with an idle P; that M begins spinning.
+ *   2. A spinning M that finds work stops spinning (nmspinning--) and then
+ *      calls wakep itself, so that while work keeps coming one M keeps
+ *      looking for it.
+ *   3. A spinning M that finds nothing releases its P (under sched.lock,
+ *      after one more look at the global queue), decrements nmspinning
+ *      (seq_cst RMW + fence), and only then looks at every P's queue and
+ *      the global queue once more; if it sees work it takes an idle P back
+ *      and spins again, else it sleeps on its note.
+ *   Why nothing is lost: the readier's "store work; fence; load
+ *   nmspinning" and the spinner's "decrement nmspinning; fence; load work"
+ *   are the two halves of Dekker's pattern.  Either the readier sees
+ *   nmspinning == 0 (and wakes an M), or the spinner's final look sees the
+ *   work.  Ms that were not spinning may sleep without the final look:
+ *   they made no promise, and while any M spins, readiers rely on it.
+ *   Spinning is bounded (one stealing round), so an idle runtime sleeps.
+ *
+ * Parking: gort__park(unlock, arg).  The coroutine records why it waits,
+ * picks the next G (or g0) and jumps; the resumed context marks it WAITING
+ * and then calls unlock(arg), typically releasing the lock of the wait
+ * queue the G sits on.  A waker must take that lock to find the G, so it
+ * can only ready a G whose context is saved: no M ever runs a coroutine
+ * that is still on its own stack, and no wakeup is lost.  gort__ready works
+ * from any thread: from an M it puts the G in runnext, from a plain thread
+ * on the global queue; then wakep.
+ *
+ * Locks: sched.lock guards the global queue, the idle P and M lists and
+ * the M list; it is a leaf except that stack and G free-list locks may be
+ * taken with it free.  Order: sched.lock -> (none).  Never held across a
+ * switch.  Wait-queue locks are released by sw_finish after the switch.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "rt.h"
+
+struct gort__sched gort__sched;
+__thread struct gort__m *gort__tls_m __attribute__((tls_model("initial-exec")));
+
+static pthread_mutex_t lifecycle = PTHREAD_MUTEX_INITIALIZER; /* start/stop */
+
+#define RUNQ_MASK (GORT__RUNQ_SIZE - 1)
+#define GLOBAL_POLL 61
+
+static inline bool stopping(void)
+{
+	return atomic_load_explicit(&gort__sched.stopping, memory_order_acquire);
+}
+
+static inline uint32_t fastrand(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*s = x;
+	return (uint32_t)(x >> 32);
+}
+
+/* ------------------------------------------------------------------ */
+/* Global run queue (sched.lock)                                       */
+/* ------------------------------------------------------------------ */
+
+static void globrunq_put_list(struct gort__g *head, struct gort__g *tail, int32_t n)
+{
+	tail->schedlink = NULL;
+	if (gort__sched.runqtail)
+		gort__sched.runqtail->schedlink = head;
+	else
+		gort__sched.runqhead = head;
+	gort__sched.runqtail = tail;
+	atomic_fetch_add_explicit(&gort__sched.runqsize, n, memory_order_relaxed);
+}
+
+static void runq_put(struct gort__p *p, struct gort__g *g, bool next);
+
+/* Take up to a fair share (max > 0: at most max) of the global queue; the
+ * first is returned, the rest go to p's ring, which must have room (it is
+ * empty whenever max != 1).  sched.lock held. */
+static struct gort__g *globrunq_get(struct gort__p *p, int32_t max)
+{
+	int32_t size = atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed);
+	if (size == 0)
+		return NULL;
+	int32_t n = size / gort__sched.nprocs + 1;
+	if (n > size)
+		n = size;
+	if (max > 0 && n > max)
+		n = max;
+	if (n > GORT__RUNQ_SIZE / 2)
+		n = GORT__RUNQ_SIZE / 2;
+	atomic_fetch_sub_explicit(&gort__sched.runqsize, n, memory_order_relaxed);
+	GORT__ADD(p->st.global_takes, (uint64_t)n);
+	struct gort__g *g = gort__sched.runqhead;
+	gort__sched.runqhead = g->schedlink;
+	for (int32_t i = 1; i < n; i++) {
+		struct gort__g *g1 = gort__sched.runqhead;
+		gort__sched.runqhead = g1->schedlink;
+		runq_put(p, g1, false);
+	}
+	if (!gort__sched.runqhead)
+		gort__sched.runqtail = NULL;
+	return g;
+}
+
+/* ------------------------------------------------------------------ */
+/* Local run queues (protocol in rt.h, struct gort__p)                 */
+/* ------------------------------------------------------------------ */
+
+/* Move half of a full ring plus g to the global queue.  Owner only. */
+static bool runq_put_slow(struct gort__p *p, struct gort__g *g, uint32_t h, uint32_t t)
+{
+	struct gort__g *batch[GORT__RUNQ_SIZE / 2 + 1];
+	uint32_t n = (t - h) / 2;
+	for (uint32_t i = 0; i < n; i++)
+		batch[i] = atomic_load_explicit(&p->runq[(h + i) & RUNQ_MASK], memory_order_relaxed);
+	if (!atomic_compare_exchange_strong_explicit(&p->runqhead, &h, h + n, memory_order_release,
+						     memory_order_relaxed))
+		return false; /* thieves took some: there is room now */
+	batch[n] = g;
+	for (uint32_t i = 0; i < n; i++)
+		batch[i]->schedlink = batch[i + 1];
+	gort__lock_acquire(&gort__sched.lock);
+	globrunq_put_list(batch[0], batch[n], (int32_t)n + 1);
+	gort__lock_release(&gort__sched.lock);
+	GORT__ADD(p->st.global_puts, n + 1);
+	return true;
+}
+
+static void runq_put(struct gort__p *p, struct gort__g *g, bool next)
+{
+	if (next) {
+		g = atomic_exchange_explicit(&p->runnext, g, memory_order_acq_rel);
+		if (!g)
+			return;
+	}
+	for (;;) {
+		uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
+		uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
+		if (t - h < GORT__RUNQ_SIZE) {
+			atomic_store_explicit(&p->runq[t & RUNQ_MASK], g, memory_order_relaxed);
+			atomic_store_explicit(&p->runqtail, t + 1, memory_order_release);
+			return;
+		}
+		if (runq_put_slow(p, g, h, t))
+			return;
+	}
+}
+
+/* Owner only: runnext first, then the ring's head. */
+static struct gort__g *runq_get(struct gort__p *p)
+{
+	struct gort__g *g = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+	if (g && atomic_compare_exchange_strong_explicit(&p->runnext, &g, NULL, memory_order_acq_rel,
+							 memory_order_relaxed))
+		return g;
+	for (;;) {
+		uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
+		uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
+		if (t == h)
+			return NULL;
+		g = atomic_load_explicit(&p->runq[h & RUNQ_MASK], memory_order_relaxed);
+		if (atomic_compare_exchange_weak_explicit(&p->runqhead, &h, h + 1, memory_order_release,
+							  memory_order_relaxed))
+			return g;
+	}
+}
+
+static bool runq_empty(struct gort__p *p)
+{
+	for (;;) {
+		uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_seq_cst);
+		uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_seq_cst);
+		struct gort__g *n = atomic_load_explicit(&p->runnext, memory_order_seq_cst);
+		if (t == atomic_load_explicit(&p->runqtail, memory_order_seq_cst))
+			return h == t && n == NULL;
+	}
+}
+
+static void spin_ns(int64_t ns)
+{
+	int64_t end = gort__nanotime() + ns;
+	while (gort__nanotime() < end)
+		gort__cpu_relax();
+}
+
+/* Grab half of v's ring into p's ring starting at slot index pos (not yet
+ * published).  Returns how many. */
+static uint32_t runq_grab(struct gort__p *p, uint32_t pos, struct gort__p *v, bool stealnext)
+{
+	for (;;) {
+		uint32_t h = atomic_load_explicit(&v->runqhead, memory_order_acquire);
+		uint32_t t = atomic_load_explicit(&v->runqtail, memory_order_acquire);
+		uint32_t n = t - h;
+		n = n - n / 2;
+		if (n == 0) {
+			if (!stealnext)
+				return 0;
+			struct gort__g *g = atomic_load_explicit(&v->runnext, memory_order_acquire);
+			if (!g)
+				return 0;
+			/* v's M readied g and is probably about to park and run it:
+			 * give it a moment rather than bounce g between Ps. */
+			if (atomic_load_explicit(&v->status, memory_order_relaxed) == GORT__P_RUNNING)
+				spin_ns(3000);
+			if (!atomic_compare_exchange_strong_explicit(&v->runnext, &g, NULL,
+								     memory_order_acq_rel,
+								     memory_order_relaxed))
+				continue;
+			atomic_store_explicit(&p->runq[pos & RUNQ_MASK], g, memory_order_relaxed);
+			return 1;
+		}
+		if (n > GORT__RUNQ_SIZE / 2)
+			continue; /* h and t read at different times; retry */
+		for (uint32_t i = 0; i < n; i++) {
+			struct gort__g *g =
+				atomic_load_explicit(&v->runq[(h + i) & RUNQ_MASK], memory_order_relaxed);
+			atomic_store_explicit(&p->runq[(pos + i) & RUNQ_MASK], g, memory_order_relaxed);
+		}
+		if (atomic_compare_exchange_strong_explicit(&v->runqhead, &h, h + n, memory_order_release,
+							    memory_order_relaxed))
+			return n;
+	}
+}
+
+/* Steal from v into p (whose ring is empty); returns one G to run. */
+static struct gort__g *runq_steal(struct gort__p *p, struct gort__p *v, bool stealnext)
+{
+	uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
+	uint32_t n = runq_grab(p, t, v, stealnext);
+	if (n == 0)
+		return NULL;
+	GORT__BUMP(p->st.steals);
+	GORT__ADD(p->st.stolen, n);
+	n--;
+	struct gort__g *g = atomic_load_explicit(&p->runq[(t + n) & RUNQ_MASK], memory_order_relaxed);
+	if (n == 0)
+		return g;
+	uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
+	if (t - h + n >= GORT__RUNQ_SIZE)
+		gort__fatal("runq_steal: run queue overflow");
+	atomic_store_explicit(&p->runqtail, t + n, memory_order_release);
+	return g;
+}
+
+/* ------------------------------------------------------------------ */
+/* Ps and Ms (sched.lock)                                              */
+/* ------------------------------------------------------------------ */
+
+static void acquirep(struct gort__m *m, struct gort__p *p)
+{
+	m->p = p;
+	p->m = m;
+	atomic_store_explicit(&p->status, GORT__P_RUNNING, memory_order_relaxed);
+}
+
+/* sched.lock held. */
+static void pidleput(struct gort__p *p)
+{
+	if (p->m)
+		p->m->p = NULL;
+	p->m = NULL;
+	atomic_store_explicit(&p->status, GORT__P_IDLE, memory_order_relaxed);
+	p->link = gort__sched.pidle;
+	gort__sched.pidle = p;
+	atomic_fetch_add_explicit(&gort__sched.npidle, 1, memory_order_seq_cst);
+}
+
+/* sched.lock held. */
+static struct gort__p *pidleget(void)
+{
+	struct gort__p *p = gort__sched.pidle;
+	if (p) {
+		gort__sched.pidle = p->link;
+		atomic_fetch_sub_explicit(&gort__sched.npidle, 1, memory_order_seq_cst);
+	}
+	return p;
+}
+
+static void *m_main(void *arg);
+static _Atomic bool warned_newm;
+
+/* Create an M thread that will run p.  0 or a positive errno. */
+static int newm(struct gort__p *p, bool spinning)
+{
+	struct gort__m *m = gort__sys_calloc(1, sizeof *m);
+	if (!m)
+		return ENOMEM;
+	m->id = atomic_fetch_add(&gort__sched.mcount, 1);
+	m->rand = 0x9E3779B97F4A7C15ull * (uint64_t)(m->id + 1) | 1;
+	m->nextp = p;
+	m->spinning = spinning;
+	gort__lock_acquire(&gort__sched.lock);
+	m->alllink = gort__sched.allm;
+	gort__sched.allm = m;
+	gort__lock_release(&gort__sched.lock);
+	int rc = gort__sys_thread_create(&m->thread, m_main, m);
+	if (rc) {
+		gort__lock_acquire(&gort__sched.lock);
+		struct gort__m **pp = &gort__sched.allm;
+		while (*pp != m)
+			pp = &(*pp)->alllink;
+		*pp = m->alllink;
+		gort__lock_release(&gort__sched.lock);
+		atomic_fetch_sub(&gort__sched.mcount, 1);
+		gort__sys_free(m);
+	}
+	return rc;
+}
+
+/* Run p (an idle P if NULL) on an idle or new M.  If spinning, the caller
+ * has already counted the new M in nmspinning. */
+static void startm(struct gort__p *p, bool spinning)
+{
+	gort__lock_acquire(&gort__sched.lock);
+	if (!p) {
+		p = pidleget();
+		if (!p) {
+			gort__lock_release(&gort__sched.lock);
+			if (spinning)
+				atomic_fetch_sub(&gort__sched.nmspinning, 1);
+			return;
+		}
+	}
+	if (stopping()) {
+		pidleput(p);
+		gort__lock_release(&gort__sched.lock);
+		if (spinning)
+			atomic_fetch_sub(&gort__sched.nmspinning, 1);
+		return;
+	}
+	struct gort__m *nm = gort__sched.midle;
+	if (nm) {
+		gort__sched.midle = nm->link;
+		gort__sched.nmidle--;
+		nm->spinning = spinning;
+		nm->nextp = p;
+		gort__lock_release(&gort__sched.lock);
+		atomic_fetch_add_explicit(&gort__sched.wakeups, 1, memory_order_relaxed);
+		gort__note_wake(&nm->park);
+		return;
+	}
+	gort__lock_release(&gort__sched.lock);
+	atomic_fetch_add_explicit(&gort__sched.wakeups, 1, memory_order_relaxed);
+	int rc = newm(p, spinning);
+	if (rc) {
+		/* Keep going on the Ms we have; the work stays queued for them. */
+		gort__lock_acquire(&gort__sched.lock);
+		pidleput(p);
+		gort__lock_release(&gort__sched.lock);
+		if (spinning)
+			atomic_fetch_sub(&gort__sched.nmspinning, 1);
+		if (!atomic_exchange(&warned_newm, true))
+			fprintf(stderr, "gort: cannot create an OS thread (%s); running on fewer\n",
+				gort_strerror(-rc));
+	}
+}
+
+/* Step 1 of the protocol: called after making a G runnable. */
+static void wakep(void)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&gort__sched.npidle, memory_order_relaxed) == 0)
+		return;
+	int32_t z = 0;
+	if (atomic_load_explicit(&gort__sched.nmspinning, memory_order_relaxed) != 0 ||
+	    !atomic_compare_exchange_strong(&gort__sched.nmspinning, &z, 1))
+		return;
+	startm(NULL, true);
+}
+
+/* Step 2. */
+static void reset_spinning(struct gort__m *m)
+{
+	m->spinning = false;
+	if (atomic_fetch_sub(&gort__sched.nmspinning, 1) <= 0)
+		gort__fatal("reset_spinning: negative nmspinning");
+	wakep();
+}
+
+/* Sleep until startm hands this M a P, or the runtime stops. */
+static void stopm(struct gort__m *m)
+{
+	gort__lock_acquire(&gort__sched.lock);
+	if (stopping()) {
+		gort__lock_release(&gort__sched.lock);
+		return;
+	}
+	m->link = gort__sched.midle;
+	gort__sched.midle = m;
+	gort__sched.nmidle++;
+	gort__lock_release(&gort__sched.lock);
+	gort__note_sleep(&m->park);
+	gort__note_clear(&m->park);
+	if (m->nextp) {
+		acquirep(m, m->nextp);
+		m->nextp = NULL;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Switching                                                          */
+/* ------------------------------------------------------------------ */
+
+/* errno is thread-local and __errno_location() is a const function: a
+ * compiler may keep its address across a switch.  Restore it out of line so
+ * the address is computed on the thread we resumed on. */
+__attribute__((noinline)) static void errno_restore(int v)
+{
+	errno = v;
+}
+
+static void release_dead(struct gort__m *m, struct gort__g *g)
+{
+	struct gort__p *p = m->p;
+	gort__switch_forget(&g->fiber);
+	gort__stack_put(&p->stacks, g->stack);
+	g->stack = NULL;
+	g->ctx = NULL;
+	GORT__BUMP(p->st.exits);
+	gort__gfput(p, g);
+}
+
+/* Runs in the resumed context right after every switch, on the same M as
+ * the context that left: finish what that one could not do on its own
+ * stack. */
+static void sw_finish(gort__xfer t)
+{
+	struct gort__swrec *r = t.data;
+	struct gort__m *m = r->m;
+	struct gort__g *prev = r->prev;
+	if (!prev) {
+		m->g0ctx = t.from;
+		return;
+	}
+	prev->ctx = t.from;
+	switch (r->action) {
+	case GORT__SW_YIELD:
+		atomic_store_explicit(&prev->state, GORT__G_RUNNABLE, memory_order_release);
+		runq_put(m->p, prev, false);
+		break;
+	case GORT__SW_PARK:
+		atomic_store_explicit(&prev->state, GORT__G_WAITING, memory_order_release);
+		if (r->unlock && !r->unlock(r->unlock_arg)) {
+			/* The park was called off: nobody else can have readied
+			 * it, so it is ours to run again. */
+			atomic_store_explicit(&prev->state, GORT__G_RUNNABLE, memory_order_release);
+			runq_put(m->p, prev, true);
+		}
+		break;
+	case GORT__SW_EXIT:
+		release_dead(m, prev);
+		break;
+	default:
+		gort__fatal("sw_finish: bad action %d", r->action);
+	}
+}
+
+/* Make g the running G of m; bind a stack on its first run. */
+static void run_prepare(struct gort__m *m, struct gort__g *g)
+{
+	m->curg = g;
+	g->m = m;
+	atomic_store_explicit(&g->state, GORT__G_RUNNING, memory_order_relaxed);
+	GORT__BUMP(m->p->st.runs);
+	if (gort__unlikely(!g->ctx)) {
+		struct gort__stack *s = gort__stack_get(&m->p->stacks, g->stack_req);
+		if (!s)
+			gort__fatal("out of memory: cannot map a %zu KiB stack for coroutine %lld",
+				    (g->stack_req ? g->stack_req : gort__stack_default_size()) / 1024,
+				    (long long)g->id);
+		g->stack = s;
+		g->ctx = gort__switch_make(&g->fiber, s->lo, s->size, gort__g_entry);
+	}
+}
+
+/* From the running G self on m: switch to next (or to g0 if NULL). */
+static void switch_from_g(struct gort__m *m, struct gort__g *self, struct gort__g *next, int action,
+			  gort__unlock_fn unlock, void *arg)
+{
+	self->saved_errno = errno;
+	if (gort__unlikely(!gort__stack_canary_ok(self->stack)))
+		gort__fatal_overflow(self, 1);
+	m->sw.m = m;
+	m->sw.prev = self;
+	m->sw.action = action;
+	m->sw.unlock = unlock;
+	m->sw.unlock_arg = arg;
+	GORT__BUMP(m->p->st.switches);
+	gort__xfer t;
+	if (next) {
+		run_prepare(m, next);
+		t = gort__switch_jump(&self->fiber, &next->fiber, next->ctx, &m->sw);
+	} else {
+		m->curg = NULL;
+		t = gort__switch_jump(&self->fiber, &m->g0fiber, m->g0ctx, &m->sw);
+	}
+	/* Resumed, possibly on another M: m is stale from here on. */
+	sw_finish(t);
+	errno_restore(self->saved_errno);
+}
+
+/* The next G from local work only (a G context must not block or steal). */
+static struct gort__g *next_local(struct gort__p *p)
+{
+	if (stopping())
+		return NULL;
+	p->schedtick++;
+	if (p->schedtick % GLOBAL_POLL == 0 &&
+	    atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) > 0) {
+		gort__lock_acquire(&gort__sched.lock);
+		struct gort__g *g = globrunq_get(p, 1);
+		gort__lock_release(&gort__sched.lock);
+		if (g)
+			return g;
+	}
+	return runq_get(p);
+}
+
+void gort__g_entry(gort__xfer t)
+{
+	gort__switch_landed_new();
+	struct gort__swrec *r = t.data;
+	struct gort__g *self = r->m->curg;
+	sw_finish(t);
+	errno_restore(0);
+	self->fn(self->arg);
+	gort__exit_current(self);
+}
+
+void gort__exit_current(struct gort__g *self)
+{
+	struct gort__m *m = self->m;
+	if (gort__unlikely(!gort__stack_canary_ok(self->stack)))
+		gort__fatal_overflow(self, 1);
+	struct gort__g *next = next_local(m->p);
+	atomic_store_explicit(&self->state, GORT__G_DEAD, memory_order_relaxed);
+	m->sw.m = m;
+	m->sw.prev = self;
+	m->sw.action = GORT__SW_EXIT;
+	m->sw.unlock = NULL;
+	GORT__BUMP(m->p->st.switches);
+	if (next) {
+		run_prepare(m, next);
+		gort__switch_exit(&self->fiber, &next->fiber, next->ctx, &m->sw);
+	}
+	m->curg = NULL;
+	gort__switch_exit(&self->fiber, &m->g0fiber, m->g0ctx, &m->sw);
+}
+
+void gort_yield(void)
+{
+	struct gort__m *m = gort__tls_m;
+	struct gort__g *self = m ? m->curg : NULL;
+	if (!self) {
+		sched_yield();
+		return;
+	}
+	struct gort__p *p = m->p;
+	struct gort__g *next = next_local(p);
+	if (!next && !stopping()) {
+		if (atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) == 0)
+			return; /* nothing else to run here */
+		gort__lock_acquire(&gort__sched.lock);
+		next = globrunq_get(p, 0);
+		gort__lock_release(&gort__sched.lock);
+		if (!next)
+			return;
+	}
+	GORT__BUMP(p->st.yields);
+	switch_from_g(m, self, next, GORT__SW_YIELD, NULL, NULL);
+}
+
+static int64_t coarse_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void gort__park(gort__unlock_fn unlock, void *arg, int reason, const char *file, int line)
+{
+	struct gort__m *m = gort__tls_m;
+	struct gort__g *self = m ? m->curg : NULL;
+	if (!self)
+		gort__fatal("gort__park outside a coroutine");
+	self->wait_file = file;
+	self->wait_line = line;
+	self->wait_since = coarse_now();
+	atomic_store_explicit(&self->wait_reason, (uint8_t)reason, memory_order_relaxed);
+	GORT__BUMP(m->p->st.parks);
+	struct gort__g *next = next_local(m->p);
+	switch_from_g(m, self, next, GORT__SW_PARK, unlock, arg);
+	atomic_store_explicit(&self->wait_reason, GORT__WR_NONE, memory_order_relaxed);
+}
+
+void gort__ready(struct gort__g *g)
+{
+	uint32_t w = GORT__G_WAITING;
+	if (!atomic_compare_exchange_strong_explicit(&g->state, &w, GORT__G_RUNNABLE,
+						     memory_order_acq_rel, memory_order_relaxed))
+		gort__fatal("ready: coroutine %lld is not waiting (state %u)", (long long)g->id, w);
+	gort__sched_put_new(g);
+}
+
+void gort__sched_put_new(struct gort__g *g)
+{
+	struct gort__m *m = gort__tls_m;
+	if (m && m->p) {
+		runq_put(m->p, g, true);
+		if (gort__sched.nprocs > 1)
+			wakep();
+		return;
+	}
+	gort__lock_acquire(&gort__sched.lock);
+	globrunq_put_list(g, g, 1);
+	gort__lock_release(&gort__sched.lock);
+	wakep();
+}
+
+/* ------------------------------------------------------------------ */
+/* The scheduler loop (g0)                                             */
+/* ------------------------------------------------------------------ */
+
+static struct gort__g *steal_work(struct gort__m *m)
+{
+	struct gort__p *p = m->p;
+	int n = gort__sched.nprocs;
+	for (int pass = 0; pass < 4; pass++) {
+		bool stealnext = pass == 3;
+		int start = (int)(fastrand(&m->rand) % (uint32_t)n);
+		for (int k = 0; k < n; k++) {
+			if (stopping())
+				return NULL;
+			struct gort__p *v = gort__sched.allp[(start + k) % n];
+			if (v == p || atomic_load_explicit(&v->status, memory_order_relaxed) == GORT__P_IDLE)
+				continue;
+			struct gort__g *g = runq_steal(p, v, stealnext);
+			if (g)
+				return g;
+		}
+	}
+	return NULL;
+}
+
+/* Is there work anywhere?  (Step 3's final look; no P held.) */
+static bool work_anywhere(void)
+{
+	if (atomic_load_explicit(&gort__sched.runqsize, memory_order_seq_cst) > 0)
+		return true;
+	for (int i = 0; i < gort__sched.nprocs; i++)
+		if (!runq_empty(gort__sched.allp[i]))
+			return true;
+	return false;
+}
+
+/* Find a G to run; blocks (the M sleeps) while there is none.  NULL once
+ * the runtime stops. */
+static struct gort__g *findrunnable(struct gort__m *m)
+{
+	struct gort__g *g;
+top:
+	if (stopping())
+		return NULL;
+	struct gort__p *p = m->p;
+	p->schedtick++;
+	if (p->schedtick % GLOBAL_POLL == 0 &&
+	    atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) > 0) {
+		gort__lock_acquire(&gort__sched.lock);
+		g = globrunq_get(p, 1);
+		gort__lock_release(&gort__sched.lock);
+		if (g)
+			return g;
+	}
+	if ((g = runq_get(p)))
+		return g;
+	if (atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) > 0) {
+		gort__lock_acquire(&gort__sched.lock);
+		g = globrunq_get(p, 0);
+		gort__lock_release(&gort__sched.lock);
+		if (g)
+			return g;
+	}
+	int32_t busy = gort__sched.nprocs - atomic_load(&gort__sched.npidle);
+	if (gort__sched.nprocs > 1 &&
+	    (m->spinning || 2 * atomic_load(&gort__sched.nmspinning) < busy)) {
+		if (!m->spinning) {
+			m->spinning = true;
+			atomic_fetch_add(&gort__sched.nmspinning, 1);
+		}
+		if ((g = steal_work(m)))
+			return g;
+	}
+
+	/* Nothing: give the P back and sleep. */
+	gort__lock_acquire(&gort__sched.lock);
+	if (stopping()) {
+		gort__lock_release(&gort__sched.lock);
+		return NULL;
+	}
+	if (atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) > 0) {
+		g = globrunq_get(p, 0);
+		gort__lock_release(&gort__sched.lock);
+		return g;
+	}
+	pidleput(p);
+	gort__lock_release(&gort__sched.lock);
+
+	if (m->spinning) {
+		m->spinning = false;
+		if (atomic_fetch_sub(&gort__sched.nmspinning, 1) <= 0)
+			gort__fatal("findrunnable: negative nmspinning");
+		atomic_thread_fence(memory_order_seq_cst);
+		if (work_anywhere()) {
+			gort__lock_acquire(&gort__sched.lock);
+			p = pidleget();
+			gort__lock_release(&gort__sched.lock);
+			if (p) {
+				acquirep(m, p);
+				m->spinning = true;
+				atomic_fetch_add(&gort__sched.nmspinning, 1);
+				goto top;
+			}
+		}
+	}
+	stopm(m);
+	goto top;
+}
+
+static void execute(struct gort__m *m, struct gort__g *g)
+{
+	GORT__BUMP(m->p->st.switches);
+	run_prepare(m, g);
+	m->sw.m = m;
+	m->sw.prev = NULL;
+	m->sw.action = GORT__SW_NONE;
+	gort__xfer t = gort__switch_jump(&m->g0fiber, &g->fiber, g->ctx, &m->sw);
+	sw_finish(t);
+}
+
+static void *m_main(void *arg)
+{
+	struct gort__m *m = arg;
+	gort__tls_m = m;
+	gort__switch_pin_mxcsr();
+	gort__switch_thread_fiber(&m->g0fiber);
+	gort__fault_thread_init(m);
+	acquirep(m, m->nextp);
+	m->nextp = NULL;
+	for (;;) {
+		struct gort__g *g = findrunnable(m);
+		if (!g)
+			break;
+		if (m->spinning)
+			reset_spinning(m);
+		execute(m, g);
+	}
+	if (m->p) {
+		gort__lock_acquire(&gort__sched.lock);
+		pidleput(m->p);
+		gort__lock_release(&gort__sched.lock);
+	}
+	gort__fault_thread_fini(m);
+	gort__tls_m = NULL;
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                          */
+/* ------------------------------------------------------------------ */
+
+static void free_ps(int n)
+{
+	for (int i = 0; i < n; i++)
+		gort__sys_free(gort__sched.allp[i]);
+	gort__sys_free(gort__sched.allp);
+	gort__sched.allp = NULL;
+}
+
+int gort_start(const gort_config *cfg)
+{
+	struct gort__config c;
+	if (gort__getg())
+		return -EDEADLK;
+	pthread_mutex_lock(&lifecycle);
+	int rc = 0;
+	if (atomic_load(&gort__sched.running)) {
+		rc = -EALREADY;
+		goto out;
+	}
+	if ((rc = gort__config_resolve(cfg, &c)) != 0)
+		goto out;
+	if ((rc = gort__stack_init(c.stack_size, c.guard)) != 0)
+		goto out;
+	if ((rc = gort__fault_install()) != 0)
+		goto out_stacks;
+
+	memset(&gort__sched, 0, sizeof gort__sched);
+	gort__sched.nprocs = c.procs;
+	gort__sched.allp = gort__sys_calloc((size_t)c.procs, sizeof *gort__sched.allp);
+	if (!gort__sched.allp) {
+		rc = -ENOMEM;
+		goto out_stacks;
+	}
+	for (int i = 0; i < c.procs; i++) {
+		struct gort__p *p = gort__sys_aligned_alloc(GORT__CACHELINE, sizeof *p);
+		if (!p) {
+			free_ps(i);
+			rc = -ENOMEM;
+			goto out_stacks;
+		}
+		p->id = i;
+		p->rand = 0x2545F4914F6CDD1Dull * (uint64_t)(i + 1) | 1;
+		gort__sched.allp[i] = p;
+	}
+	for (int i = c.procs - 1; i >= 0; i--)
+		pidleput(gort__sched.allp[i]);
+	atomic_store(&gort__sched.running, true);
+
+	/* The first M, created now so that a missing thread is an error here
+	 * rather than a hang later.  It finds nothing and goes idle. */
+	gort__lock_acquire(&gort__sched.lock);
+	struct gort__p *p0 = pidleget();
+	gort__lock_release(&gort__sched.lock);
+	int trc = newm(p0, false);
+	if (trc) {
+		atomic_store(&gort__sched.running, false);
+		free_ps(c.procs);
+		rc = -trc;
+		goto out_stacks;
+	}
+	goto out;
+out_stacks:
+	gort__stack_fini();
+out:
+	pthread_mutex_unlock(&lifecycle);
+	return rc;
+}
+
+int gort_stop(void)
+{
+	if (gort__getg())
+		return -EDEADLK;
+	pthread_mutex_lock(&lifecycle);
+	if (!atomic_load(&gort__sched.running)) {
+		pthread_mutex_unlock(&lifecycle);
+		return -ESRCH;
+	}
+	atomic_store(&gort__sched.stopping, true);
+	gort__lock_acquire(&gort__sched.lock);
+	while (gort__sched.midle) {
+		struct gort__m *m = gort__sched.midle;
+		gort__sched.midle = m->link;
+		gort__sched.nmidle--;
+		m->nextp = NULL;
+		gort__note_wake(&m->park);
+	}
+	struct gort__m *all = gort__sched.allm;
+	gort__lock_release(&gort__sched.lock);
+	/* No M is created once stopping is set (startm checks it under the
+	 * lock), so the list is complete. */
+	for (struct gort__m *m = all; m; m = m->alllink)
+		pthread_join(m->thread, NULL);
+	while (all) {
+		struct gort__m *n = all->alllink;
+		gort__sys_free(all);
+		all = n;
+	}
+	gort__coro_fini();
+	free_ps(gort__sched.nprocs);
+	gort__stack_fini();
+	memset(&gort__sched, 0, sizeof gort__sched);
+	pthread_mutex_unlock(&lifecycle);
+	return 0;
+}
+
+bool gort_running(void)
+{
+	return atomic_load(&gort__sched.running) && !atomic_load(&gort__sched.stopping);
+}
+
+int gort_procs(void)
+{
+	return gort_running() ? gort__sched.nprocs : 0;
+}
+
+struct main_call {
+	int (*fn)(void *);
+	void *arg;
+	int ret;
+	gort__note done;
+};
+
+static void main_tramp(void *arg)
+{
+	struct main_call *mc = arg;
+	mc->ret = mc->fn(mc->arg);
+	gort__note_wake(&mc->done);
+}
+
+int gort_main_cfg(const gort_config *cfg, int (*fn)(void *), void *arg)
+{
+	if (!fn)
+		return -EINVAL;
+	int rc = gort_start(cfg);
+	if (rc)
+		return rc;
+	struct main_call mc = {.fn = fn, .arg = arg};
+	gort__note_clear(&mc.done);
+	gort_id id = gort_go_with(main_tramp, &mc, .name = "main");
+	if (id < 0) {
+		gort_stop();
+		return (int)id;
+	}
+	gort__note_sleep(&mc.done);
+	gort_stop();
+	return mc.ret;
+}
+
+gort_id gort_self(void)
+{
+	struct gort__g *g = gort__getg();
+	return g ? g->id : 0;
+}
+
+int gort_current_proc(void)
+{
+	struct gort__m *m = gort__tls_m;
+	return m && m->curg && m->p ? m->p->id : -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Counters                                                            */
+/* ------------------------------------------------------------------ */
+
+static void add_pstats(gort_stats *o, struct gort__p *p)
+{
+#define RD(f) o->f += atomic_load_explicit(&p->st.f, memory_order_relaxed)
+	RD(spawns);
+	RD(exits);
+	RD(runs);
+	RD(switches);
+	RD(yields);
+	RD(parks);
+	RD(steals);
+	RD(stolen);
+	RD(global_takes);
+	RD(global_puts);
+#undef RD
+}
+
+static void global_stats(gort_stats *o)
+{
+	o->procs = gort__sched.nprocs;
+	o->threads = atomic_load(&gort__sched.mcount);
+	o->idle_procs = atomic_load(&gort__sched.npidle);
+	o->spinning = atomic_load(&gort__sched.nmspinning);
+	o->wakeups = atomic_load_explicit(&gort__sched.wakeups, memory_order_relaxed);
+}
+
+int gort_stats_read(gort_stats *out)
+{
+	if (!out)
+		return -EINVAL;
+	if (!gort_running())
+		return -ESRCH;
+	memset(out, 0, sizeof *out);
+	for (int i = 0; i < gort__sched.nprocs; i++)
+		add_pstats(out, gort__sched.allp[i]);
+	out->spawns += atomic_load_explicit(&gort__sched.plain_spawns, memory_order_relaxed);
+	global_stats(out);
+	return 0;
+}
+
+int gort_proc_stats_read(int proc, gort_stats *out)
+{
+	if (!out)
+		return -EINVAL;
+	if (!gort_running())
+		return -ESRCH;
+	if (proc < 0 || proc >= gort__sched.nprocs)
+		return -EINVAL;
+	memset(out, 0, sizeof *out);
+	add_pstats(out, gort__sched.allp[proc]);
+	global_stats(out);
+	return 0;
+}
+
+int64_t gort_num_coroutines(void)
+{
+	gort_stats s;
+	if (gort_stats_read(&s) != 0)
+		return 0;
+	return (int64_t)(s.spawns - s.exits);
+}

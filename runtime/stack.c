@@ -1,0 +1,400 @@
+/*
+ * stack.c — coroutine stacks.
+ *
+ * Owns: every coroutine stack, the slabs they are carved from, the pools of
+ * free stacks, and the guard mode.
+ *
+ * Layout.  Stacks of one usable size form a class.  A class maps slabs, each
+ * a large MAP_NORESERVE anonymous mapping (4 MiB for the first, doubling up
+ * to 1 GiB), and carves them into slots of [guard | usable stack], lazily,
+ * as stacks are needed.  Memory is committed only as pages are touched, so
+ * a coroutine that uses 6 KiB of a 256 KiB stack costs 8 KiB of RSS.
+ *
+ * Guards.  Below every stack lies a GORT__GUARD_SIZE region that faults on
+ * access (16 KiB, so that frames of up to that size cannot jump over it).
+ * Three ways, chosen at run time:
+ *   madvise   MADV_GUARD_INSTALL (Linux 6.13+): guard markers in the page
+ *             tables; no VMA split, so a million guards cost no mappings.
+ *   mprotect  PROT_NONE: splits the mapping (+2 VMAs per guard), so it is
+ *             used only while under a budget of vm.max_map_count / 4 guards.
+ *   canary    a magic word at the lowest usable address, checked when the
+ *             coroutine switches out; catches overflows late, but catches
+ *             them.
+ * A fault in a guard is turned into "fatal: coroutine N ... overflowed its
+ * K KiB stack" by recover/fault.c.
+ *
+ * Pools.  Default-size stacks are cached per P (GORT__STACK_CACHE_MAX, no
+ * lock: only the P's owner touches its cache), moved in batches of half a
+ * cache to and from the class pool.  A class pool (under its lock) keeps
+ * two lists: hot (pages may be resident) and cold (trimmed).  When the hot
+ * list passes GORT__STACK_HOT_MAX, the excess is trimmed with MADV_DONTNEED
+ * outside the lock (guards survive it) and moved to the cold list, so a
+ * burst of a million coroutines does not pin its memory forever.  Stacks
+ * are handed out hot first.  Slabs are unmapped at shutdown only.
+ *
+ * Locks: classes_lock guards the class list; each class's lock guards its
+ * lists, counters and slabs.  No other lock is taken while holding one.
+ */
+#include "stack.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <gort.h>
+
+#include "lock.h"
+#include "sys.h"
+
+#ifdef GORT_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#endif
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+#define SLAB_FIRST (4u << 20)
+#define SLAB_MAX (1u << 30)
+#define GORT__STACK_HOT_MAX 1024
+
+struct slab {
+	char *base;
+	size_t len;
+	size_t nslots;
+	size_t ncarved; /* slots [0, ncarved) have descriptors */
+	struct slab *next;
+	struct gort__stack descs[];
+};
+
+struct gort__stack_class {
+	size_t size;    /* (i) usable bytes */
+	size_t slot;    /* (i) guard + usable */
+	gort__lock lock;
+	struct gort__stack *hot, *cold; /* (l) free lists */
+	size_t nhot, ncold;             /* (l) */
+	struct slab *slabs;             /* (l) newest first; slabs->ncarved < nslots while carving */
+	size_t next_len;                /* (l) length of the next slab */
+	struct gort__stack_class *next; /* (c) classes_lock */
+};
+
+static gort__lock classes_lock = GORT__LOCK_INIT;
+static struct gort__stack_class *classes;         /* (c) */
+static struct gort__stack_class *default_class;   /* set at init, read-only while running */
+static size_t default_size;                       /* set at init */
+static size_t page_size;                          /* set at init */
+static _Atomic int guard_mode;                    /* may drop from madvise to mprotect once */
+static _Atomic long mprotect_budget;              /* guards mprotect may still make */
+
+const char *gort__guard_mode_name(enum gort__guard_mode m)
+{
+	switch (m) {
+	case GORT__GUARD_MADVISE:
+		return "madvise";
+	case GORT__GUARD_MPROTECT:
+		return "mprotect";
+	case GORT__GUARD_CANARY:
+		return "canary";
+	default:
+		return "auto";
+	}
+}
+
+size_t gort__stack_default_size(void)
+{
+	return default_size;
+}
+
+enum gort__guard_mode gort__stack_guard_mode(void)
+{
+	return (enum gort__guard_mode)atomic_load_explicit(&guard_mode, memory_order_relaxed);
+}
+
+size_t gort__stack_round(size_t size)
+{
+	if (size == 0)
+		return default_size;
+	if (size < GORT_MIN_STACK_SIZE || size > GORT_MAX_STACK_SIZE)
+		return 0;
+	size_t ps = page_size ? page_size : 4096;
+	return (size + ps - 1) & ~(ps - 1);
+}
+
+static long read_max_map_count(void)
+{
+	long v = 65530;
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = 65530;
+		fclose(f);
+	}
+	return v;
+}
+
+/* Does this kernel have MADV_GUARD_INSTALL?  Try it on a scratch mapping. */
+static bool probe_guard_install(void)
+{
+	size_t len = 4 * page_size;
+	char *p = gort__sys_mmap(len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
+	if (!p)
+		return false;
+	bool ok = madvise(p, page_size, MADV_GUARD_INSTALL) == 0;
+	gort__sys_munmap(p, len);
+	return ok;
+}
+
+int gort__stack_init(size_t dflt, enum gort__guard_mode mode)
+{
+	page_size = (size_t)sysconf(_SC_PAGESIZE);
+	default_size = dflt;
+	atomic_store(&mprotect_budget, read_max_map_count() / 4);
+	if (mode == GORT__GUARD_AUTO || mode == GORT__GUARD_MADVISE)
+		mode = probe_guard_install() ? GORT__GUARD_MADVISE : GORT__GUARD_MPROTECT;
+	atomic_store(&guard_mode, (int)mode);
+	default_class = NULL;
+	struct gort__stack *s = gort__stack_get(NULL, dflt); /* creates the default class */
+	if (!s)
+		return -ENOMEM;
+	gort__stack_put(NULL, s);
+	return 0;
+}
+
+static struct gort__stack_class *class_for(size_t size)
+{
+	if (size == default_size && default_class)
+		return default_class;
+	gort__lock_acquire(&classes_lock);
+	struct gort__stack_class *c;
+	for (c = classes; c; c = c->next)
+		if (c->size == size)
+			break;
+	if (!c) {
+		c = gort__sys_calloc(1, sizeof *c);
+		if (c) {
+			c->size = size;
+			c->slot = size + GORT__GUARD_SIZE;
+			c->next_len = SLAB_FIRST;
+			c->next = classes;
+			classes = c;
+			if (size == default_size)
+				default_class = c;
+		}
+	}
+	gort__lock_release(&classes_lock);
+	return c;
+}
+
+/* Install the guard of one freshly carved slot; returns the mode used. */
+static uint8_t install_guard(char *slot_base)
+{
+	int mode = atomic_load_explicit(&guard_mode, memory_order_relaxed);
+	if (mode == GORT__GUARD_MADVISE) {
+		if (madvise(slot_base, GORT__GUARD_SIZE, MADV_GUARD_INSTALL) == 0)
+			return GORT__GUARD_MADVISE;
+		atomic_store(&guard_mode, GORT__GUARD_MPROTECT);
+		mode = GORT__GUARD_MPROTECT;
+	}
+	if (mode == GORT__GUARD_MPROTECT) {
+		if (atomic_fetch_sub(&mprotect_budget, 1) > 0 &&
+		    mprotect(slot_base, GORT__GUARD_SIZE, PROT_NONE) == 0)
+			return GORT__GUARD_MPROTECT;
+	}
+	return GORT__GUARD_CANARY;
+}
+
+/* Carve one stack; class lock held.  NULL if a slab cannot be mapped. */
+static struct gort__stack *carve(struct gort__stack_class *c)
+{
+	struct slab *sl = c->slabs;
+	if (!sl || sl->ncarved == sl->nslots) {
+		size_t nslots = c->next_len / c->slot;
+		if (nslots == 0)
+			nslots = 1;
+		size_t len = nslots * c->slot;
+		char *base = gort__sys_mmap(len, PROT_READ | PROT_WRITE,
+					    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK);
+		if (!base)
+			return NULL;
+		sl = gort__sys_malloc(sizeof *sl + nslots * sizeof(struct gort__stack));
+		if (!sl) {
+			gort__sys_munmap(base, len);
+			return NULL;
+		}
+		sl->base = base;
+		sl->len = len;
+		sl->nslots = nslots;
+		sl->ncarved = 0;
+		sl->next = c->slabs;
+		c->slabs = sl;
+		if (c->next_len < SLAB_MAX)
+			c->next_len *= 2;
+	}
+	char *slot_base = sl->base + sl->ncarved * c->slot;
+	struct gort__stack *s = &sl->descs[sl->ncarved++];
+	s->lo = slot_base + GORT__GUARD_SIZE;
+	s->size = c->size;
+	s->cls = c;
+	s->next = NULL;
+	s->hot = 0;
+	s->guard = install_guard(slot_base);
+#ifdef GORT_HAVE_VALGRIND
+	s->vg_id = VALGRIND_STACK_REGISTER(s->lo, s->lo + s->size);
+#else
+	s->vg_id = 0;
+#endif
+	return s;
+}
+
+/* Take up to n stacks from a class pool into out[]; returns how many. */
+static int class_take(struct gort__stack_class *c, struct gort__stack **out, int n)
+{
+	int got = 0;
+	gort__lock_acquire(&c->lock);
+	while (got < n && c->hot) {
+		struct gort__stack *s = c->hot;
+		c->hot = s->next;
+		c->nhot--;
+		out[got++] = s;
+	}
+	while (got < n && c->cold) {
+		struct gort__stack *s = c->cold;
+		c->cold = s->next;
+		c->ncold--;
+		out[got++] = s;
+	}
+	while (got < n) {
+		struct gort__stack *s = carve(c);
+		if (!s)
+			break;
+		out[got++] = s;
+	}
+	gort__lock_release(&c->lock);
+	return got;
+}
+
+static void trim(struct gort__stack *list)
+{
+	for (struct gort__stack *s = list; s; s = s->next) {
+		madvise(s->lo, s->size, MADV_DONTNEED);
+		s->hot = 0;
+	}
+}
+
+/* Give n stacks back to their class pool, trimming above the watermark. */
+static void class_give(struct gort__stack_class *c, struct gort__stack **in, int n)
+{
+	struct gort__stack *excess = NULL, *last = NULL;
+	size_t nexcess = 0;
+	gort__lock_acquire(&c->lock);
+	for (int i = 0; i < n; i++) {
+		in[i]->next = c->hot;
+		c->hot = in[i];
+		c->nhot++;
+	}
+	if (c->nhot > GORT__STACK_HOT_MAX) {
+		/* Keep the most recently used half of the watermark hot. */
+		size_t keep = GORT__STACK_HOT_MAX / 2;
+		struct gort__stack *s = c->hot;
+		for (size_t i = 1; i < keep; i++)
+			s = s->next;
+		excess = s->next;
+		s->next = NULL;
+		nexcess = c->nhot - keep;
+		c->nhot = keep;
+	}
+	gort__lock_release(&c->lock);
+	if (!excess)
+		return;
+	trim(excess);
+	for (last = excess; last->next; last = last->next)
+		;
+	gort__lock_acquire(&c->lock);
+	last->next = c->cold;
+	c->cold = excess;
+	c->ncold += nexcess;
+	gort__lock_release(&c->lock);
+}
+
+static void prepare(struct gort__stack *s)
+{
+	s->hot = 1;
+	if (s->guard == GORT__GUARD_CANARY)
+		*(uint64_t *)(void *)s->lo = GORT__CANARY;
+}
+
+struct gort__stack *gort__stack_get(struct gort__stack_cache *pc, size_t size)
+{
+	size = gort__stack_round(size);
+	if (!size)
+		return NULL;
+	struct gort__stack_class *c = class_for(size);
+	if (!c)
+		return NULL;
+	struct gort__stack *s = NULL;
+	if (pc && c == default_class) {
+		if (pc->n == 0)
+			pc->n = class_take(c, pc->s, GORT__STACK_CACHE_MAX / 2);
+		if (pc->n > 0)
+			s = pc->s[--pc->n];
+	} else if (class_take(c, &s, 1) != 1) {
+		s = NULL;
+	}
+	if (s)
+		prepare(s);
+	return s;
+}
+
+void gort__stack_put(struct gort__stack_cache *pc, struct gort__stack *s)
+{
+	if (pc && s->cls == default_class) {
+		if (pc->n == GORT__STACK_CACHE_MAX) {
+			int half = GORT__STACK_CACHE_MAX / 2;
+			pc->n -= half;
+			class_give(s->cls, &pc->s[pc->n], half);
+		}
+		pc->s[pc->n++] = s;
+		return;
+	}
+	class_give(s->cls, &s, 1);
+}
+
+void gort__stack_cache_drain(struct gort__stack_cache *pc)
+{
+	if (pc->n > 0)
+		class_give(default_class, pc->s, pc->n);
+	pc->n = 0;
+}
+
+bool gort__stack_in_guard(const struct gort__stack *s, const void *addr)
+{
+	const char *a = addr;
+	return a < s->lo && a >= s->lo - GORT__GUARD_SIZE;
+}
+
+void gort__stack_fini(void)
+{
+	gort__lock_acquire(&classes_lock);
+	struct gort__stack_class *c = classes;
+	classes = NULL;
+	default_class = NULL;
+	gort__lock_release(&classes_lock);
+	while (c) {
+		struct gort__stack_class *cn = c->next;
+		struct slab *sl = c->slabs;
+		while (sl) {
+			struct slab *sn = sl->next;
+#ifdef GORT_HAVE_VALGRIND
+			for (size_t i = 0; i < sl->ncarved; i++)
+				VALGRIND_STACK_DEREGISTER(sl->descs[i].vg_id);
+#endif
+			gort__sys_munmap(sl->base, sl->len);
+			gort__sys_free(sl);
+			sl = sn;
+		}
+		gort__sys_free(c);
+		c = cn;
+	}
+}

@@ -1,0 +1,159 @@
+/*
+ * switch.h — the only binding to Boost.Context's fcontext.  Nothing else in
+ * the tree knows fcontext exists: the rest of the runtime makes, jumps to
+ * and abandons "contexts" through the gort__switch_* calls below.
+ *
+ * What a switch costs (x86-64): jump_fcontext saves six callee-saved
+ * registers, MXCSR and the x87 control word on the old stack, loads the
+ * same from the new one, and jumps: ~5 ns when both contexts carry the same
+ * MXCSR.  Reloading a *different* MXCSR stalls the pipeline (~72 ns here),
+ * and MXCSR's six exception flags are sticky and set by ordinary
+ * floating-point work.  So every M calls gort__switch_pin_mxcsr() before it
+ * makes or enters any context: it sets all six flags, after which no
+ * computation can change the register, and every context made on that M
+ * (make_fcontext snapshots the current MXCSR) carries the same value.
+ *
+ * Sanitizers: under ASan every jump is bracketed by
+ * __sanitizer_start_switch_fiber / __sanitizer_finish_switch_fiber (a dying
+ * context passes NULL so ASan frees its fake stack); under TSan each context
+ * is a TSan fiber (__tsan_create_fiber / __tsan_switch_to_fiber /
+ * __tsan_destroy_fiber).  Valgrind learns of stacks in stack.c.  All of it
+ * compiles to nothing in a normal build.
+ *
+ * Thread-safety: a context is entered by at most one thread at a time; the
+ * scheduler's state machine guarantees it (runtime/rt.h).
+ */
+#ifndef GORT_RUNTIME_SWITCH_H
+#define GORT_RUNTIME_SWITCH_H
+
+#include <stddef.h>
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GORT__ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define GORT__TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(GORT__ASAN)
+#define GORT__ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(GORT__TSAN)
+#define GORT__TSAN 1
+#endif
+
+/* Boost.Context's C ABI (its header is C++). */
+typedef void *gort__fctx;
+typedef struct gort__xfer {
+	gort__fctx from; /* the context that jumped here, saved at its switch point */
+	void *data;      /* what it passed */
+} gort__xfer;
+
+gort__xfer jump_fcontext(gort__fctx const to, void *data);
+gort__fctx make_fcontext(void *sp, size_t size, void (*fn)(gort__xfer));
+gort__xfer ontop_fcontext(gort__fctx const to, void *data, gort__xfer (*fn)(gort__xfer));
+
+#ifdef GORT__ASAN
+void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
+void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
+				     size_t *size_old);
+#endif
+#ifdef GORT__TSAN
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+#endif
+
+/* One execution context as the sanitizers see it: its stack, and their
+ * per-context state.  Owned by whoever owns the context (rt.h). */
+struct gort__fiber {
+	void *stack_lo;    /* lowest usable address */
+	size_t stack_size; /* usable bytes */
+#ifdef GORT__ASAN
+	void *asan_fake; /* ASan's fake stack, saved while switched out */
+#endif
+#ifdef GORT__TSAN
+	void *tsan; /* the TSan fiber */
+#endif
+};
+
+/* Set the six sticky exception flags in this thread's MXCSR (see above). */
+void gort__switch_pin_mxcsr(void);
+
+/* Describe the calling thread's own stack as a fiber (an M's scheduler
+ * context). */
+void gort__switch_thread_fiber(struct gort__fiber *f);
+
+/* Make a new context on [lo, lo+size) that will start in entry(xfer).  The
+ * entry must never return; it calls gort__switch_landed_new() first. */
+static inline gort__fctx gort__switch_make(struct gort__fiber *f, void *lo, size_t size,
+					   void (*entry)(gort__xfer))
+{
+	f->stack_lo = lo;
+	f->stack_size = size;
+#ifdef GORT__TSAN
+	f->tsan = __tsan_create_fiber(0);
+#endif
+	return make_fcontext((char *)lo + size, size, entry);
+}
+
+/* Forget a context that will never run again (call from another context). */
+static inline void gort__switch_forget(struct gort__fiber *f)
+{
+#ifdef GORT__TSAN
+	if (f->tsan)
+		__tsan_destroy_fiber(f->tsan);
+	f->tsan = NULL;
+#else
+	(void)f;
+#endif
+}
+
+/* Jump from the running context (described by self) to the context to,
+ * passing data.  Returns when something jumps back to self, with what that
+ * one passed. */
+static inline gort__xfer gort__switch_jump(struct gort__fiber *self, struct gort__fiber *to,
+					   gort__fctx ctx, void *data)
+{
+#ifdef GORT__ASAN
+	__sanitizer_start_switch_fiber(&self->asan_fake, to->stack_lo, to->stack_size);
+#endif
+#ifdef GORT__TSAN
+	__tsan_switch_to_fiber(to->tsan, 0);
+#endif
+	(void)self;
+	(void)to;
+	gort__xfer t = jump_fcontext(ctx, data);
+#ifdef GORT__ASAN
+	__sanitizer_finish_switch_fiber(self->asan_fake, NULL, NULL);
+#endif
+	return t;
+}
+
+/* As gort__switch_jump, for a context that is finished: it never resumes. */
+static inline _Noreturn void gort__switch_exit(struct gort__fiber *self, struct gort__fiber *to,
+					       gort__fctx ctx, void *data)
+{
+#ifdef GORT__ASAN
+	__sanitizer_start_switch_fiber(NULL, to->stack_lo, to->stack_size);
+#endif
+#ifdef GORT__TSAN
+	__tsan_switch_to_fiber(to->tsan, 0);
+#endif
+	(void)self;
+	(void)to;
+	jump_fcontext(ctx, data);
+	__builtin_unreachable();
+}
+
+/* First thing a new context does. */
+static inline void gort__switch_landed_new(void)
+{
+#ifdef GORT__ASAN
+	__sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+}
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * sys.h — the runtime's one door to the operating system.
+ *
+ * Every mmap, malloc, thread creation and futex call of the runtime goes
+ * through these wrappers, so that a test build can make them fail on
+ * purpose (fault injection, the reliability issue) and so that nothing else
+ * in the tree needs to know the raw system interfaces.  Also: the fatal
+ * error path (Go's throw) and a few cheap, always-on checks.
+ *
+ * Thread-safety: every function here may be called from any thread.
+ */
+#ifndef GORT_RUNTIME_SYS_H
+#define GORT_RUNTIME_SYS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define GORT__HIDDEN __attribute__((visibility("hidden")))
+#define gort__likely(x) __builtin_expect(!!(x), 1)
+#define gort__unlikely(x) __builtin_expect(!!(x), 0)
+#define GORT__CACHELINE 64
+
+/* memory */
+void *gort__sys_mmap(size_t len, int prot, int flags);   /* NULL on failure, errno set */
+int gort__sys_munmap(void *addr, size_t len);
+void *gort__sys_malloc(size_t n);
+void *gort__sys_calloc(size_t n, size_t size);
+void *gort__sys_aligned_alloc(size_t align, size_t n); /* zeroed; free with gort__sys_free */
+void gort__sys_free(void *p);
+
+/* threads: 0 or a positive errno (as pthread_create) */
+int gort__sys_thread_create(pthread_t *t, void *(*fn)(void *), void *arg);
+
+/* futex on a 32-bit word, process-private.  wait returns 0 when woken (or
+ * spuriously), -ETIMEDOUT, -EAGAIN (*addr != val) or -EINTR.  deadline_ns
+ * is absolute CLOCK_MONOTONIC, or -1 for none. */
+int gort__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline_ns);
+void gort__futex_wake(_Atomic uint32_t *addr, int n);
+
+/* time */
+int64_t gort__nanotime(void);   /* CLOCK_MONOTONIC in ns */
+
+/* number of CPUs this process may run on (sched_getaffinity), at least 1 */
+int gort__sys_ncpu(void);
+
+/* Runtime corruption or an impossible state: print "fatal error: ..." and
+ * abort.  Never recoverable (Go's throw). */
+_Noreturn void gort__fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Always-on cheap assertion: prints the expression and file:line, aborts. */
+#define gort__assert(e) \
+	((e) ? (void)0 : gort__fatal("assertion failed: %s (%s:%d)", #e, __FILE__, __LINE__))
+
+/* Async-signal-safe output helpers (write(2) only). */
+void gort__ss_puts(int fd, const char *s);
+void gort__ss_putu(int fd, uint64_t v);
+
+#endif
