@@ -93,7 +93,7 @@ $(BUILD)/bench/gort_bench: bench/gort_bench.c include/gort.h $(BUILD)/libgort.a
 $(BUILD)/bench/go_bench: $(wildcard bench/go/*.go bench/go/go.mod)
 	@mkdir -p $(dir $@)
 	cd bench/go && GOCACHE=$(abspath $(BUILD))/gocache GOPATH=$(abspath $(BUILD))/gopath \
-		GOPROXY=off GOFLAGS=-mod=mod GO111MODULE=on go build -o $(abspath $@) .
+		GOPROXY=off GOFLAGS=-mod=mod GO111MODULE=on go build -buildvcs=false -o $(abspath $@) .
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BUILD)/bench/gort_bench $(BUILD)/bench/go_bench

@@ -154,18 +154,10 @@ void gort__allg_each(void (*fn)(struct gort__g *g, void *arg), void *arg)
 			fn(&c->g[i], arg);
 }
 
-static void forget_g(struct gort__g *g, void *arg)
-{
-	(void)arg;
-	if (g->ctx)
-		gort__switch_forget(&g->fiber);
-}
-
 /* After every M is joined: drop every descriptor (stacks are unmapped by
  * gort__stack_fini). */
 void gort__coro_fini(void)
 {
-	gort__allg_each(forget_g, NULL);
 	struct gchunk *c = atomic_exchange(&allgs, NULL);
 	while (c) {
 		struct gchunk *n = c->next;
@@ -195,9 +187,16 @@ gort_id gort_go_opts(void (*fn)(void *), void *arg, const gort_spawn_opts *opts,
 	struct gort__m *m = gort__tls_m;
 	struct gort__g *self = m ? m->curg : NULL;
 	struct gort__p *p = self ? m->p : NULL;
+	if (!p && !gort__plain_enter()) {
+		gort__plain_exit();
+		return -ESRCH;
+	}
 	struct gort__g *g = gort__gfget(p);
-	if (!g)
+	if (!g) {
+		if (!p)
+			gort__plain_exit();
 		return -ENOMEM;
+	}
 	g->id = gort__new_id(p);
 	g->parent_id = self ? self->id : 0;
 	g->fn = fn;
@@ -223,5 +222,7 @@ gort_id gort_go_opts(void (*fn)(void *), void *arg, const gort_spawn_opts *opts,
 	else
 		atomic_fetch_add_explicit(&gort__sched.plain_spawns, 1, memory_order_relaxed);
 	gort__sched_put_new(g); /* publishes g (release) */
+	if (!p)
+		gort__plain_exit();
 	return id;
 }

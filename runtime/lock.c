@@ -6,6 +6,10 @@
 
 #include <errno.h>
 
+#ifdef GORT__TSAN
+__thread _Atomic int gort__fence_word;
+#endif
+
 void gort__lock_slow(gort__lock *l)
 {
 	/* Spin a little: internal critical sections are a few dozen

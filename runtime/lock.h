@@ -63,6 +63,23 @@ void gort__note_sleep(gort__note *n);
 /* Sleep until woken or the absolute monotonic deadline; true if woken. */
 bool gort__note_sleep_until(gort__note *n, int64_t deadline_ns);
 
+/* A full (seq_cst) fence: the StoreLoad barrier of the spinning protocol
+ * (sched.c).  GCC's TSan rejects atomic_thread_fence, so under TSan it is a
+ * seq_cst read-modify-write of a thread-private word: the same barrier on
+ * x86, and an atomic TSan can see. */
+#ifdef GORT__TSAN
+extern __thread _Atomic int gort__fence_word;
+static inline void gort__fence_sc(void)
+{
+	atomic_fetch_add_explicit(&gort__fence_word, 0, memory_order_seq_cst);
+}
+#else
+static inline void gort__fence_sc(void)
+{
+	atomic_thread_fence(memory_order_seq_cst);
+}
+#endif
+
 /* One short CPU pause (x86 PAUSE). */
 static inline void gort__cpu_relax(void)
 {

@@ -222,7 +222,12 @@ struct gort__sched {
 	struct gort__p **allp;       /* (i) */
 	_Atomic bool stopping;       /* (a) release by gort_stop, acquire by Ms */
 	_Atomic bool running;        /* (a) */
-	_Atomic uint64_t plain_spawns;  /* (a) spawns from plain threads */
+	_Atomic uint64_t plain_spawns;  /* (a) relaxed: spawns from plain threads */
+	_Atomic uint64_t plain_global_puts; /* (a) relaxed: global puts from plain threads */
+	/* (a) plain-thread calls inside the scheduler: seq_cst increment, then
+	 * seq_cst load of stopping; gort_stop stores stopping seq_cst, then
+	 * waits for zero before tearing down (Dekker) */
+	_Atomic int32_t plain_inflight;
 };
 
 extern struct gort__sched gort__sched;
@@ -250,6 +255,11 @@ void gort__park(gort__unlock_fn unlock, void *arg, int reason, const char *file,
 _Noreturn void gort__exit_current(struct gort__g *g);
 /* Run g's first instructions: the context entry. */
 void gort__g_entry(gort__xfer t);
+
+/* A plain thread enters the scheduler (spawn, ready): false if the runtime
+ * is stopping or stopped.  Call gort__plain_exit() in both cases. */
+bool gort__plain_enter(void);
+void gort__plain_exit(void);
 
 /* --- coro.c --- */
 struct gort__g *gort__gfget(struct gort__p *p);

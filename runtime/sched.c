@@ -334,31 +334,35 @@ static struct gort__p *pidleget(void)
 static void *m_main(void *arg);
 static _Atomic bool warned_newm;
 
-/* Create an M thread that will run p.  0 or a positive errno. */
+/* Create an M thread that will run p.  0 or a positive errno (EAGAIN once
+ * the runtime is stopping).  The thread is created and linked into allm
+ * under sched.lock, after checking stopping, so gort_stop (which sets
+ * stopping, then takes the lock to read allm) joins every M there is. */
 static int newm(struct gort__p *p, bool spinning)
 {
 	struct gort__m *m = gort__sys_calloc(1, sizeof *m);
 	if (!m)
 		return ENOMEM;
-	m->id = atomic_fetch_add(&gort__sched.mcount, 1);
-	m->rand = 0x9E3779B97F4A7C15ull * (uint64_t)(m->id + 1) | 1;
 	m->nextp = p;
 	m->spinning = spinning;
 	gort__lock_acquire(&gort__sched.lock);
-	m->alllink = gort__sched.allm;
-	gort__sched.allm = m;
-	gort__lock_release(&gort__sched.lock);
-	int rc = gort__sys_thread_create(&m->thread, m_main, m);
-	if (rc) {
-		gort__lock_acquire(&gort__sched.lock);
-		struct gort__m **pp = &gort__sched.allm;
-		while (*pp != m)
-			pp = &(*pp)->alllink;
-		*pp = m->alllink;
+	if (stopping()) {
 		gort__lock_release(&gort__sched.lock);
-		atomic_fetch_sub(&gort__sched.mcount, 1);
 		gort__sys_free(m);
+		return EAGAIN;
 	}
+	m->id = atomic_fetch_add(&gort__sched.mcount, 1);
+	m->rand = 0x9E3779B97F4A7C15ull * (uint64_t)(m->id + 1) | 1;
+	int rc = gort__sys_thread_create(&m->thread, m_main, m);
+	if (rc == 0) {
+		m->alllink = gort__sched.allm;
+		gort__sched.allm = m;
+	} else {
+		atomic_fetch_sub(&gort__sched.mcount, 1);
+	}
+	gort__lock_release(&gort__sched.lock);
+	if (rc)
+		gort__sys_free(m);
 	return rc;
 }
 
@@ -404,7 +408,7 @@ static void startm(struct gort__p *p, bool spinning)
 		gort__lock_release(&gort__sched.lock);
 		if (spinning)
 			atomic_fetch_sub(&gort__sched.nmspinning, 1);
-		if (!atomic_exchange(&warned_newm, true))
+		if (rc != EAGAIN && !atomic_exchange(&warned_newm, true))
 			fprintf(stderr, "gort: cannot create an OS thread (%s); running on fewer\n",
 				gort_strerror(-rc));
 	}
@@ -413,7 +417,7 @@ static void startm(struct gort__p *p, bool spinning)
 /* Step 1 of the protocol: called after making a G runnable. */
 static void wakep(void)
 {
-	atomic_thread_fence(memory_order_seq_cst);
+	gort__fence_sc();
 	if (atomic_load_explicit(&gort__sched.npidle, memory_order_relaxed) == 0)
 		return;
 	int32_t z = 0;
@@ -467,7 +471,6 @@ __attribute__((noinline)) static void errno_restore(int v)
 static void release_dead(struct gort__m *m, struct gort__g *g)
 {
 	struct gort__p *p = m->p;
-	gort__switch_forget(&g->fiber);
 	gort__stack_put(&p->stacks, g->stack);
 	g->stack = NULL;
 	g->ctx = NULL;
@@ -524,7 +527,7 @@ static void run_prepare(struct gort__m *m, struct gort__g *g)
 				    (g->stack_req ? g->stack_req : gort__stack_default_size()) / 1024,
 				    (long long)g->id);
 		g->stack = s;
-		g->ctx = gort__switch_make(&g->fiber, s->lo, s->size, gort__g_entry);
+		g->ctx = gort__switch_make(&g->fiber, s->lo, s->size, gort__g_entry, &s->san);
 	}
 }
 
@@ -571,7 +574,11 @@ static struct gort__g *next_local(struct gort__p *p)
 	return runq_get(p);
 }
 
-void gort__g_entry(gort__xfer t)
+/* g_entry and exit_current never return (the context is abandoned), so
+ * under TSan they must not push shadow frames: the TSan fiber is reused
+ * with the stack, and its shadow stack would grow by two frames per
+ * coroutine. */
+GORT__NO_TSAN void gort__g_entry(gort__xfer t)
 {
 	gort__switch_landed_new();
 	struct gort__swrec *r = t.data;
@@ -582,7 +589,7 @@ void gort__g_entry(gort__xfer t)
 	gort__exit_current(self);
 }
 
-void gort__exit_current(struct gort__g *self)
+GORT__NO_TSAN void gort__exit_current(struct gort__g *self)
 {
 	struct gort__m *m = self->m;
 	if (gort__unlikely(!gort__stack_canary_ok(self->stack)))
@@ -666,10 +673,28 @@ void gort__sched_put_new(struct gort__g *g)
 			wakep();
 		return;
 	}
+	if (!gort__plain_enter()) {
+		gort__plain_exit();
+		return; /* stopping: the G is discarded with the rest */
+	}
 	gort__lock_acquire(&gort__sched.lock);
 	globrunq_put_list(g, g, 1);
 	gort__lock_release(&gort__sched.lock);
+	atomic_fetch_add_explicit(&gort__sched.plain_global_puts, 1, memory_order_relaxed);
 	wakep();
+	gort__plain_exit();
+}
+
+bool gort__plain_enter(void)
+{
+	atomic_fetch_add_explicit(&gort__sched.plain_inflight, 1, memory_order_seq_cst);
+	return !atomic_load_explicit(&gort__sched.stopping, memory_order_seq_cst) &&
+	       atomic_load_explicit(&gort__sched.running, memory_order_seq_cst);
+}
+
+void gort__plain_exit(void)
+{
+	atomic_fetch_sub_explicit(&gort__sched.plain_inflight, 1, memory_order_release);
 }
 
 /* ------------------------------------------------------------------ */
@@ -764,7 +789,7 @@ top:
 		m->spinning = false;
 		if (atomic_fetch_sub(&gort__sched.nmspinning, 1) <= 0)
 			gort__fatal("findrunnable: negative nmspinning");
-		atomic_thread_fence(memory_order_seq_cst);
+		gort__fence_sc();
 		if (work_anywhere()) {
 			gort__lock_acquire(&gort__sched.lock);
 			p = pidleget();
@@ -901,6 +926,10 @@ int gort_stop(void)
 		return -ESRCH;
 	}
 	atomic_store(&gort__sched.stopping, true);
+	/* Let plain-thread calls that entered before stopping was set finish
+	 * (gort__plain_enter; Dekker with its seq_cst pair). */
+	while (atomic_load_explicit(&gort__sched.plain_inflight, memory_order_seq_cst) != 0)
+		sched_yield();
 	gort__lock_acquire(&gort__sched.lock);
 	while (gort__sched.midle) {
 		struct gort__m *m = gort__sched.midle;
@@ -1022,6 +1051,7 @@ int gort_stats_read(gort_stats *out)
 	for (int i = 0; i < gort__sched.nprocs; i++)
 		add_pstats(out, gort__sched.allp[i]);
 	out->spawns += atomic_load_explicit(&gort__sched.plain_spawns, memory_order_relaxed);
+	out->global_puts += atomic_load_explicit(&gort__sched.plain_global_puts, memory_order_relaxed);
 	global_stats(out);
 	return 0;
 }

@@ -46,11 +46,27 @@
 #include <gort.h>
 
 #include "lock.h"
+#include "switch.h"
 #include "sys.h"
 
 #ifdef GORT_HAVE_VALGRIND
 #include <valgrind/valgrind.h>
 #endif
+#ifdef GORT__ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+/* A stack goes back to a pool: under ASan, forget the poison its dead
+ * frames left (the next coroutine, or a later mapping at the same address,
+ * would trip over it). */
+static void san_release(struct gort__stack *s)
+{
+#ifdef GORT__ASAN
+	__asan_unpoison_memory_region(s->lo, s->size);
+#else
+	(void)s;
+#endif
+}
 
 #ifndef MADV_GUARD_INSTALL
 #define MADV_GUARD_INSTALL 102
@@ -239,6 +255,7 @@ static struct gort__stack *carve(struct gort__stack_class *c)
 	s->cls = c;
 	s->next = NULL;
 	s->hot = 0;
+	s->san = NULL;
 	s->guard = install_guard(slot_base);
 #ifdef GORT_HAVE_VALGRIND
 	s->vg_id = VALGRIND_STACK_REGISTER(s->lo, s->lo + s->size);
@@ -349,6 +366,7 @@ struct gort__stack *gort__stack_get(struct gort__stack_cache *pc, size_t size)
 
 void gort__stack_put(struct gort__stack_cache *pc, struct gort__stack *s)
 {
+	san_release(s);
 	if (pc && s->cls == default_class) {
 		if (pc->n == GORT__STACK_CACHE_MAX) {
 			int half = GORT__STACK_CACHE_MAX / 2;
@@ -386,10 +404,13 @@ void gort__stack_fini(void)
 		struct slab *sl = c->slabs;
 		while (sl) {
 			struct slab *sn = sl->next;
+			for (size_t i = 0; i < sl->ncarved; i++) {
+				san_release(&sl->descs[i]);
+				gort__switch_san_release(sl->descs[i].san);
 #ifdef GORT_HAVE_VALGRIND
-			for (size_t i = 0; i < sl->ncarved; i++)
 				VALGRIND_STACK_DEREGISTER(sl->descs[i].vg_id);
 #endif
+			}
 			gort__sys_munmap(sl->base, sl->len);
 			gort__sys_free(sl);
 			sl = sn;

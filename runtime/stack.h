@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sys.h"
+
 enum gort__guard_mode {
 	GORT__GUARD_AUTO = 0, /* choose at run time (configuration only) */
 	GORT__GUARD_MADVISE,  /* MADV_GUARD_INSTALL: no mapping split */
@@ -29,6 +31,7 @@ struct gort__stack {
 	uint8_t guard;                 /* (i) enum gort__guard_mode actually in force */
 	uint8_t hot;                   /* (o) pages may be resident (not trimmed since use) */
 	unsigned vg_id;                /* (i) Valgrind stack id */
+	void *san;                     /* (o) sanitizer state kept with the stack (switch.h) */
 };
 
 #define GORT__STACK_CACHE_MAX 64
@@ -54,7 +57,9 @@ void gort__stack_put(struct gort__stack_cache *pc, struct gort__stack *s);
 /* Give back every stack of a P's cache (at shutdown). */
 void gort__stack_cache_drain(struct gort__stack_cache *pc);
 
-static inline bool gort__stack_canary_ok(const struct gort__stack *s)
+/* Reads the lowest word of the stack, which ASan may have poisoned as a
+ * redzone: not instrumented. */
+GORT__NO_ASAN static inline bool gort__stack_canary_ok(const struct gort__stack *s)
 {
 	return s->guard != GORT__GUARD_CANARY || *(const uint64_t *)(const void *)s->lo == GORT__CANARY;
 }

@@ -6,14 +6,12 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#define MXCSR_STICKY_FLAGS 0x3Fu /* IE DE ZE OE UE PE */
-
 void gort__switch_pin_mxcsr(void)
 {
 #if defined(__x86_64__)
 	uint32_t v;
 	__asm__ volatile("stmxcsr %0" : "=m"(v));
-	v |= MXCSR_STICKY_FLAGS;
+	v |= GORT__MXCSR_STICKY;
 	__asm__ volatile("ldmxcsr %0" : : "m"(v));
 #endif
 }

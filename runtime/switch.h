@@ -27,21 +27,11 @@
 #define GORT_RUNTIME_SWITCH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define GORT__ASAN 1
-#endif
-#if __has_feature(thread_sanitizer)
-#define GORT__TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) && !defined(GORT__ASAN)
-#define GORT__ASAN 1
-#endif
-#if defined(__SANITIZE_THREAD__) && !defined(GORT__TSAN)
-#define GORT__TSAN 1
-#endif
+#define GORT__MXCSR_STICKY 0x3Fu /* IE DE ZE OE UE PE */
+
+#include "sys.h" /* GORT__ASAN, GORT__TSAN */
 
 /* Boost.Context's C ABI (its header is C++). */
 typedef void *gort__fctx;
@@ -88,26 +78,40 @@ void gort__switch_thread_fiber(struct gort__fiber *f);
 
 /* Make a new context on [lo, lo+size) that will start in entry(xfer).  The
  * entry must never return; it calls gort__switch_landed_new() first. */
+/* *san is per-stack sanitizer state kept with the stack across uses (the
+ * TSan fiber: creating one is costly and TSan counts them as threads, so
+ * they live as long as the stack, and there are as many as stacks). */
 static inline gort__fctx gort__switch_make(struct gort__fiber *f, void *lo, size_t size,
-					   void (*entry)(gort__xfer))
+					   void (*entry)(gort__xfer), void **san)
 {
 	f->stack_lo = lo;
 	f->stack_size = size;
 #ifdef GORT__TSAN
-	f->tsan = __tsan_create_fiber(0);
+	if (!*san)
+		*san = __tsan_create_fiber(0);
+	f->tsan = *san;
+#else
+	(void)san;
 #endif
-	return make_fcontext((char *)lo + size, size, entry);
+	gort__fctx ctx = make_fcontext((char *)lo + size, size, entry);
+#if defined(__x86_64__)
+	/* make_fcontext snapshots the current MXCSR into the new context's
+	 * first word (Boost's x86-64 SysV layout: MXCSR at +0, x87 control
+	 * word at +4).  The current context may be a coroutine that cleared
+	 * its flags on purpose: pin the new context's copy regardless. */
+	*(uint32_t *)ctx |= GORT__MXCSR_STICKY;
+#endif
+	return ctx;
 }
 
-/* Forget a context that will never run again (call from another context). */
-static inline void gort__switch_forget(struct gort__fiber *f)
+/* Release the per-stack sanitizer state (when the stack is unmapped). */
+static inline void gort__switch_san_release(void *san)
 {
 #ifdef GORT__TSAN
-	if (f->tsan)
-		__tsan_destroy_fiber(f->tsan);
-	f->tsan = NULL;
+	if (san)
+		__tsan_destroy_fiber(san);
 #else
-	(void)f;
+	(void)san;
 #endif
 }
 

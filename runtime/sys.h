@@ -18,6 +18,32 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Sanitizer builds (set by the compiler). */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GORT__ASAN 1
+#endif
+#if __has_feature(thread_sanitizer)
+#define GORT__TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(GORT__ASAN)
+#define GORT__ASAN 1
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(GORT__TSAN)
+#define GORT__TSAN 1
+#endif
+
+#ifdef GORT__TSAN
+#define GORT__NO_TSAN __attribute__((no_sanitize("thread")))
+#else
+#define GORT__NO_TSAN
+#endif
+#ifdef GORT__ASAN
+#define GORT__NO_ASAN __attribute__((no_sanitize("address")))
+#else
+#define GORT__NO_ASAN
+#endif
 #define GORT__HIDDEN __attribute__((visibility("hidden")))
 #define gort__likely(x) __builtin_expect(!!(x), 1)
 #define gort__unlikely(x) __builtin_expect(!!(x), 0)

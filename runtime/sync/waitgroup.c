@@ -1,21 +1,28 @@
 /*
- * waitgroup.c — Go's sync.WaitGroup on the parking primitive (park.h).
+ * waitgroup.c — Go's sync.WaitGroup.
  *
- * count is atomic: Add is one fetch_add unless the counter reaches zero.
- * Waiters queue under lock.  Why no wakeup is lost: a waiter re-reads count
- * under lock before it queues; the Add that brings count to zero does its
- * fetch_add (acq_rel) before it takes lock to wake.  So either the waiter's
- * re-read (after that Add released lock) sees zero, or the Add takes lock
- * after the waiter queued and finds it.
+ * state packs the counter (high 32 bits, signed) and the number of waiters
+ * (low 32 bits) in one atomic word, as Go does, so that:
+ *   - Add that leaves the counter above zero, or brings it to zero with no
+ *     waiters, is one fetch_add and never touches the group again (a Wait
+ *     that saw zero may already have returned and freed it);
+ *   - Wait counts itself in with a CAS that only succeeds while the counter
+ *     is non-zero, then sleeps on the semaphore;
+ *   - the Add that brings the counter to zero with w waiters resets the
+ *     word to 0 and releases w tokens on the semaphore in one locked step
+ *     (sema.h), after which it touches nothing.  A waiter that has counted
+ *     itself in but not queued yet finds its token waiting.
+ * Misuse panics as in Go: a negative counter; Add racing a Wait when the
+ * counter starts from zero.
  */
 #include <assert.h>
+#include <limits.h>
 
-#include "../park.h"
+#include "sema.h"
 
 struct wg_impl {
-	_Atomic int64_t count;     /* (a) acq_rel */
-	gort__lock lock;
-	struct gort__waitq waiters; /* (l) */
+	_Atomic uint64_t state; /* (a) counter << 32 | waiters; acq_rel */
+	struct gort__sema sema;
 };
 
 static_assert(sizeof(struct wg_impl) <= sizeof(gort_wg), "gort_wg too small");
@@ -24,15 +31,25 @@ static_assert(_Alignof(struct wg_impl) <= _Alignof(gort_wg), "gort_wg under-alig
 void gort_wg_add(gort_wg *wg, int64_t delta)
 {
 	struct wg_impl *w = (struct wg_impl *)(void *)wg;
-	int64_t v = atomic_fetch_add_explicit(&w->count, delta, memory_order_acq_rel) + delta;
+	if (delta > INT32_MAX || delta < -(int64_t)INT32_MAX)
+		gort__panic_msg("sync: WaitGroup delta out of range");
+	uint64_t state = atomic_fetch_add_explicit(&w->state, (uint64_t)delta << 32,
+						   memory_order_acq_rel) +
+			 ((uint64_t)delta << 32);
+	int32_t v = (int32_t)(state >> 32);
+	uint32_t waiters = (uint32_t)state;
 	if (v < 0)
 		gort__panic_msg("sync: negative WaitGroup counter");
-	if (v > 0)
+	if (waiters != 0 && delta > 0 && v == (int32_t)delta)
+		gort__panic_msg("sync: WaitGroup misuse: Add called concurrently with Wait");
+	if (v > 0 || waiters == 0)
 		return;
-	gort__lock_acquire(&w->lock);
-	struct gort__waiter *list = gort__waitq_take_all(&w->waiters);
-	gort__lock_release(&w->lock);
-	gort__waiter_wake_list(list);
+	/* Counter reached zero with waiters: nobody may change the state now
+	 * but us (Adds must not race a Wait that is releasing). */
+	if (atomic_load_explicit(&w->state, memory_order_relaxed) != state)
+		gort__panic_msg("sync: WaitGroup misuse: Add called concurrently with Wait");
+	atomic_store_explicit(&w->state, 0, memory_order_relaxed);
+	gort__sema_release(&w->sema, waiters);
 }
 
 void gort_wg_done(gort_wg *wg)
@@ -43,15 +60,13 @@ void gort_wg_done(gort_wg *wg)
 void gort_wg_wait_at(gort_wg *wg, const char *file, int line)
 {
 	struct wg_impl *w = (struct wg_impl *)(void *)wg;
-	if (atomic_load_explicit(&w->count, memory_order_acquire) == 0)
-		return;
-	struct gort__waiter me;
-	gort__waiter_init(&me);
-	gort__lock_acquire(&w->lock);
-	if (atomic_load_explicit(&w->count, memory_order_acquire) == 0) {
-		gort__lock_release(&w->lock);
-		return;
+	uint64_t state = atomic_load_explicit(&w->state, memory_order_acquire);
+	for (;;) {
+		if ((state >> 32) == 0)
+			return;
+		if (atomic_compare_exchange_weak_explicit(&w->state, &state, state + 1,
+							  memory_order_acq_rel, memory_order_acquire))
+			break;
 	}
-	gort__waitq_push(&w->waiters, &me);
-	gort__waiter_block(&me, &w->lock, GORT__WR_WAITGROUP, file, line);
+	gort__sema_acquire(&w->sema, GORT__WR_WAITGROUP, file, line);
 }
