@@ -80,10 +80,17 @@ check-exports: $(BUILD)/libgort.so
 	if [ -n "$$bad" ]; then echo "internal symbols exported from libgort.so:"; echo "$$bad"; exit 1; fi; \
 	echo "exports: only gort_* symbols"
 
+# Sanitizer runs scale the big tests down (GORT_TEST_SCALE divides counts)
+# and ignore Criterion's own allocations in LeakSanitizer's report.
+ifneq ($(SANITIZE),)
+TEST_ENV := GORT_TEST_SCALE=$${GORT_TEST_SCALE:-10} LSAN_OPTIONS=suppressions=$(abspath test/lsan.supp) \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+endif
+
 test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/gort_test
 	@$(MAKE) --no-print-directory check-exports
-	$(BUILD)/gort_test $(TEST_ARGS)
+	$(TEST_ENV) $(BUILD)/gort_test $(TEST_ARGS)
 
 # ---- benchmarks ----
 $(BUILD)/bench/gort_bench: bench/gort_bench.c include/gort.h $(BUILD)/libgort.a

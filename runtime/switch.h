@@ -137,7 +137,8 @@ static inline gort__xfer gort__switch_jump(struct gort__fiber *self, struct gort
 }
 
 /* As gort__switch_jump, for a context that is finished: it never resumes. */
-static inline _Noreturn void gort__switch_exit(struct gort__fiber *self, struct gort__fiber *to,
+GORT__NO_TSAN __attribute__((always_inline)) static inline _Noreturn void
+gort__switch_exit(struct gort__fiber *self, struct gort__fiber *to,
 					       gort__fctx ctx, void *data)
 {
 #ifdef GORT__ASAN

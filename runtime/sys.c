@@ -75,15 +75,18 @@ int gort__futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline_ns)
 		ts.tv_nsec = deadline_ns % 1000000000;
 		tsp = &ts;
 	}
+	int saved = errno; /* the caller's (a coroutine's) errno is not ours to change */
 	long rc = syscall(SYS_futex, (uint32_t *)addr, op, val, tsp, NULL, FUTEX_BITSET_MATCH_ANY);
-	if (rc == 0)
-		return 0;
-	return -errno;
+	int err = rc == 0 ? 0 : -errno;
+	errno = saved;
+	return err;
 }
 
 void gort__futex_wake(_Atomic uint32_t *addr, int n)
 {
+	int saved = errno;
 	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+	errno = saved;
 }
 
 int64_t gort__nanotime(void)

@@ -7,6 +7,10 @@
  * in the tree needs to know the raw system interfaces.  Also: the fatal
  * error path (Go's throw) and a few cheap, always-on checks.
  *
+ * errno: the futex and time calls leave errno as they found it (they run
+ * on a coroutine's behalf inside gort calls that must not change the
+ * coroutine's errno); the others may set it when they fail.
+ *
  * Thread-safety: every function here may be called from any thread.
  */
 #ifndef GORT_RUNTIME_SYS_H
