@@ -48,7 +48,7 @@ LIBS := -lboost_context -lpthread -lm
 CRITERION_CFLAGS = $(shell pkg-config --cflags criterion 2>/dev/null)
 CRITERION_LIBS = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
-.PHONY: all deps test bench install uninstall clean lint check-exports
+.PHONY: all deps test bench install uninstall clean lint check-exports run-examples
 all: $(BUILD)/libgort.a $(BUILD)/libgort.so $(BUILD)/gort.pc
 
 deps:
@@ -87,9 +87,18 @@ TEST_ENV := GORT_TEST_SCALE=$${GORT_TEST_SCALE:-10} LSAN_OPTIONS=suppressions=$(
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 endif
 
+EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
+$(BUILD)/examples/%: examples/%.c include/gort.h $(BUILD)/libgort.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libgort.a $(LIBS) $(LDFLAGS)
+
+run-examples: $(EXAMPLES)
+	@for e in $(EXAMPLES); do $(TEST_ENV) $$e > $$e.out || { echo "example $$e failed"; exit 1; }; done; \
+	echo "examples: $(words $(EXAMPLES)) built and ran"
+
 test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/gort_test
-	@$(MAKE) --no-print-directory check-exports
+	@$(MAKE) --no-print-directory check-exports run-examples
 	$(TEST_ENV) $(BUILD)/gort_test $(TEST_ARGS)
 
 # ---- benchmarks ----
