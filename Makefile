@@ -133,7 +133,8 @@ uninstall:
 lint:
 	clang-tidy --quiet $(SRCS) -- -std=c11 -D_GNU_SOURCE -Iinclude
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
-		--suppress=missingIncludeSystem -D__x86_64__ -D_GNU_SOURCE -Iinclude $(SRCS)
+		--suppress=missingIncludeSystem -D__x86_64__ -D_GNU_SOURCE \
+		"-D_Noreturn=__attribute__((noreturn))" -Iinclude $(SRCS)
 
 clean:
 	rm -rf build

@@ -876,7 +876,7 @@ int gort_start(const gort_config *cfg)
 
 	memset(&gort__sched, 0, sizeof gort__sched);
 	gort__sched.nprocs = c.procs;
-	gort__sched.allp = gort__sys_calloc((size_t)c.procs, sizeof *gort__sched.allp);
+	gort__sched.allp = gort__sys_calloc((size_t)c.procs, sizeof(struct gort__p *));
 	if (!gort__sched.allp) {
 		rc = -ENOMEM;
 		goto out_stacks;
