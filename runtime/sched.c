@@ -47,7 +47,9 @@
  *   nmspinning).  At most one M is started to spin per readied G, and only
  *   when no M spins already, so wakeups are neither lost nor stormy.
  *   1. A readier makes a G runnable (stores it on a run queue), then issues
- *      a seq_cst fence, then reads npidle and nmspinning (wakep).  If a P is
+ *      a seq_cst fence, then reads npidle and nmspinning (wakep).  (When
+ *      the store is the seq_cst exchange on runnext, that exchange is the
+ *      fence: wakep_nofence.)  If a P is
  *      idle and no M spins, it CASes nmspinning 0 -> 1 and starts (or
  *      wakes) an M with an idle P; that M begins spinning.
  *   2. A spinning M that finds work stops spinning (nmspinning--) and then
@@ -184,7 +186,9 @@ static bool runq_put_slow(struct gort__p *p, struct gort__g *g, uint32_t h, uint
 static void runq_put(struct gort__p *p, struct gort__g *g, bool next)
 {
 	if (next) {
-		g = atomic_exchange_explicit(&p->runnext, g, memory_order_acq_rel);
+		/* seq_cst: this exchange is the StoreLoad barrier of the spinning
+		 * protocol's step 1 for Gs put here (see wakep_nofence). */
+		g = atomic_exchange_explicit(&p->runnext, g, memory_order_seq_cst);
 		if (!g)
 			return;
 	}
@@ -414,17 +418,25 @@ static void startm(struct gort__p *p, bool spinning)
 	}
 }
 
+/* Step 1 of the protocol, for a caller whose store of the new work was a
+ * seq_cst read-modify-write (the runnext exchange): that already orders
+ * the store before the seq_cst loads below. */
+static void wakep_nofence(void)
+{
+	if (atomic_load_explicit(&gort__sched.npidle, memory_order_seq_cst) == 0)
+		return;
+	int32_t z = 0;
+	if (atomic_load_explicit(&gort__sched.nmspinning, memory_order_seq_cst) != 0 ||
+	    !atomic_compare_exchange_strong(&gort__sched.nmspinning, &z, 1))
+		return;
+	startm(NULL, true);
+}
+
 /* Step 1 of the protocol: called after making a G runnable. */
 static void wakep(void)
 {
 	gort__fence_sc();
-	if (atomic_load_explicit(&gort__sched.npidle, memory_order_relaxed) == 0)
-		return;
-	int32_t z = 0;
-	if (atomic_load_explicit(&gort__sched.nmspinning, memory_order_relaxed) != 0 ||
-	    !atomic_compare_exchange_strong(&gort__sched.nmspinning, &z, 1))
-		return;
-	startm(NULL, true);
+	wakep_nofence();
 }
 
 /* Step 2. */
@@ -668,9 +680,9 @@ void gort__sched_put_new(struct gort__g *g)
 {
 	struct gort__m *m = gort__tls_m;
 	if (m && m->p) {
-		runq_put(m->p, g, true);
+		runq_put(m->p, g, true); /* the seq_cst runnext exchange */
 		if (gort__sched.nprocs > 1)
-			wakep();
+			wakep_nofence();
 		return;
 	}
 	if (!gort__plain_enter()) {
