@@ -5,6 +5,7 @@
 #                   (BENCH=<regex> PROCS="1 2" RUNS=3)
 #   install / uninstall   PREFIX=/usr/local DESTDIR=
 #   lint            clang-tidy and cppcheck over the sources
+#   valgrind        the examples under memcheck (no error, no leak)
 #   clean
 # Variants: SANITIZE=address|thread|undefined|address,undefined, CC=clang,
 # WERROR=0 to keep warnings as warnings.  Each variant builds in its own
@@ -48,7 +49,7 @@ LIBS := -lboost_context -lpthread -lm
 CRITERION_CFLAGS = $(shell pkg-config --cflags criterion 2>/dev/null)
 CRITERION_LIBS = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
-.PHONY: all deps test bench install uninstall clean lint check-exports run-examples
+.PHONY: all deps test bench install uninstall clean lint check-exports run-examples valgrind
 all: $(BUILD)/libgort.a $(BUILD)/libgort.so $(BUILD)/gort.pc
 
 deps:
@@ -72,8 +73,22 @@ $(BUILD)/gort.pc: gort.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 # ---- tests ----
-$(BUILD)/gort_test: $(TEST_SRCS) $(wildcard test/*.h) $(BUILD)/libgort.a
-	$(CC) $(CFLAGS_ALL) $(CRITERION_CFLAGS) -o $@ $(TEST_SRCS) $(BUILD)/libgort.a $(CRITERION_LIBS) $(LIBS) $(LDFLAGS)
+# Criterion cannot run under ThreadSanitizer (boxfort: "Could not initialize
+# inheritable arena"), so a TSan build compiles the tests against the
+# stand-in criterion/criterion.h of test/runner and links its runner.c.
+ifneq ($(findstring thread,$(SANITIZE)),)
+TEST_RUNNER := test/runner/runner.c
+TEST_INC := -Itest/runner
+TEST_CFLAGS :=
+TEST_LIBS :=
+else
+TEST_RUNNER :=
+TEST_INC :=
+TEST_CFLAGS = $(CRITERION_CFLAGS)
+TEST_LIBS = $(CRITERION_LIBS)
+endif
+$(BUILD)/gort_test: $(TEST_SRCS) $(TEST_RUNNER) $(wildcard test/*.h $(if $(TEST_RUNNER),test/runner/criterion/*.h)) $(BUILD)/libgort.a
+	$(CC) $(TEST_INC) $(CFLAGS_ALL) $(TEST_CFLAGS) -o $@ $(TEST_SRCS) $(TEST_RUNNER) $(BUILD)/libgort.a $(TEST_LIBS) $(LIBS) $(LDFLAGS)
 
 check-exports: $(BUILD)/libgort.so
 	@bad=$$(nm -D --defined-only $(BUILD)/libgort.so | awk '$$2 ~ /[TDBRW]/ {print $$3}' | grep -v '^gort_[a-z]' | grep -v '^_' || true); \
@@ -100,6 +115,14 @@ test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/gort_test
 	@$(MAKE) --no-print-directory check-exports run-examples
 	$(TEST_ENV) $(BUILD)/gort_test $(TEST_ARGS)
+
+# Every example under Valgrind's memcheck: no error, no leak (stacks are
+# registered with Valgrind when its headers are present).
+valgrind: $(EXAMPLES)
+	@for e in $(EXAMPLES); do \
+		valgrind -q --leak-check=full --errors-for-leak-kinds=all --error-exitcode=9 $$e > $$e.vg.out \
+			|| { echo "valgrind: $$e failed"; exit 1; }; done; \
+	echo "valgrind: $(words $(EXAMPLES)) examples clean"
 
 # ---- benchmarks ----
 $(BUILD)/bench/gort_bench: bench/gort_bench.c include/gort.h $(BUILD)/libgort.a
