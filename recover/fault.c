@@ -73,7 +73,8 @@ static void chain(int sig, siginfo_t *si, void *uc)
 	sigaction(sig, &dfl, NULL);
 }
 
-static void on_fault(int sig, siginfo_t *si, void *ucv)
+/* Not TSan-instrumented: a fault inside TSan itself must not re-enter it. */
+GORT__NO_TSAN static void on_fault(int sig, siginfo_t *si, void *ucv)
 {
 	struct gort__m *m = gort__tls_m;
 	struct gort__g *g = m ? m->curg : NULL;

@@ -860,6 +860,29 @@ static void *m_main(void *arg)
 /* Life cycle                                                          */
 /* ------------------------------------------------------------------ */
 
+/* Zero the scheduler's state between runs, except the fields that plain
+ * threads may read at any time (running, stopping, plain_inflight), which
+ * only change through atomics. */
+static void sched_reset(void)
+{
+	gort__sched.runqhead = gort__sched.runqtail = NULL;
+	atomic_store(&gort__sched.runqsize, 0);
+	gort__sched.pidle = NULL;
+	atomic_store(&gort__sched.npidle, 0);
+	gort__sched.midle = NULL;
+	gort__sched.nmidle = 0;
+	gort__sched.allm = NULL;
+	atomic_store(&gort__sched.mcount, 0);
+	atomic_store(&gort__sched.nmspinning, 0);
+	atomic_store(&gort__sched.wakeups, 0);
+	gort__sched.gfree = NULL;
+	gort__sched.ngfree = 0;
+	gort__sched.nprocs = 0;
+	gort__sched.allp = NULL;
+	atomic_store(&gort__sched.plain_spawns, 0);
+	atomic_store(&gort__sched.plain_global_puts, 0);
+}
+
 static void free_ps(int n)
 {
 	for (int i = 0; i < n; i++)
@@ -886,7 +909,8 @@ int gort_start(const gort_config *cfg)
 	if ((rc = gort__fault_install()) != 0)
 		goto out_stacks;
 
-	memset(&gort__sched, 0, sizeof gort__sched);
+	sched_reset();
+	atomic_store(&gort__sched.stopping, false);
 	gort__sched.nprocs = c.procs;
 	gort__sched.allp = gort__sys_calloc((size_t)c.procs, sizeof(struct gort__p *));
 	if (!gort__sched.allp) {
@@ -964,7 +988,8 @@ int gort_stop(void)
 	gort__coro_fini();
 	free_ps(gort__sched.nprocs);
 	gort__stack_fini();
-	memset(&gort__sched, 0, sizeof gort__sched);
+	sched_reset();
+	atomic_store(&gort__sched.running, false);
 	pthread_mutex_unlock(&lifecycle);
 	return 0;
 }

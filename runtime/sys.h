@@ -39,7 +39,18 @@
 #endif
 
 #ifdef GORT__TSAN
+/* For functions that never return (their frames are abandoned): TSan must
+ * not push a shadow frame for them.  clang's no_sanitize("thread") still
+ * emits __tsan_func_entry/exit; disable_sanitizer_instrumentation does not.
+ * gcc's no_sanitize("thread") drops them. */
+#if defined(__clang__) && defined(__has_attribute)
+#if __has_attribute(disable_sanitizer_instrumentation)
+#define GORT__NO_TSAN __attribute__((disable_sanitizer_instrumentation))
+#endif
+#endif
+#ifndef GORT__NO_TSAN
 #define GORT__NO_TSAN __attribute__((no_sanitize("thread")))
+#endif
 #else
 #define GORT__NO_TSAN
 #endif

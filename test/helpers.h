@@ -31,6 +31,16 @@
 #ifndef GORT_TEST_HELPERS_H
 #define GORT_TEST_HELPERS_H
 
+/* Built with ThreadSanitizer? (gcc defines __SANITIZE_THREAD__; clang has
+ * __has_feature.) */
+#if defined(__SANITIZE_THREAD__)
+#define GORT_TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define GORT_TEST_TSAN 1
+#endif
+#endif
+
 #include <criterion/criterion.h>
 #include <gort.h>
 
