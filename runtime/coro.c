@@ -7,7 +7,9 @@
  * Descriptors are allocated in chunks of GCHUNK and never freed while the
  * runtime runs: a dead G goes to its P's free list (no lock; the P's owner
  * only), which spills half to the global free list (gort__sched.gflock)
- * past GFREE_MAX and refills from it in batches.  The chunk list is
+ * past GFREE_MAX, as one batch, and adopts a whole batch from it when
+ * empty: O(1) under the lock, since the Gs were last written by another
+ * P and walking them would take a cache miss each.  The chunk list is
  * append-only with a release CAS on its head, so a dump can walk every
  * descriptor at any time with an acquire load (reading racy fields).
  *
@@ -29,8 +31,8 @@
 #define IDBATCH 16
 
 struct gchunk {
+	struct gort__g g[GCHUNK]; /* first: cache-line aligned (see struct gort__g) */
 	struct gchunk *next;
-	struct gort__g g[GCHUNK];
 };
 
 static _Atomic(struct gchunk *) allgs;  /* (a) release CAS push, acquire walk */
@@ -47,11 +49,37 @@ int64_t gort__new_id(struct gort__p *p)
 	return p->idnext++;
 }
 
+/* Push a batch (n Gs linked by schedlink, NULL-terminated) on the global
+ * free list: O(1) under gflock. */
+static void gfree_push_batch(struct gort__g *first, int n)
+{
+	first->batchn = n;
+	gort__lock_acquire(&gort__sched.gflock);
+	first->batchnext = gort__sched.gfree;
+	gort__sched.gfree = first;
+	gort__sched.ngfree += n;
+	gort__lock_release(&gort__sched.gflock);
+}
+
+/* Pop one batch from the global free list, or NULL. */
+static struct gort__g *gfree_pop_batch(int *n)
+{
+	gort__lock_acquire(&gort__sched.gflock);
+	struct gort__g *b = gort__sched.gfree;
+	if (b) {
+		gort__sched.gfree = b->batchnext;
+		gort__sched.ngfree -= b->batchn;
+		*n = b->batchn;
+	}
+	gort__lock_release(&gort__sched.gflock);
+	return b;
+}
+
 /* Allocate a chunk; keep one G for the caller and put the rest on the
- * caller's P's free list (or the global one). */
+ * caller's P's free list (or, as one batch, the global one). */
 static struct gort__g *gchunk_alloc(struct gort__p *p)
 {
-	struct gchunk *c = gort__sys_calloc(1, sizeof *c);
+	struct gchunk *c = gort__sys_aligned_alloc(GORT__CACHELINE, sizeof *c);
 	if (!c)
 		return NULL;
 	struct gchunk *h = atomic_load_explicit(&allgs, memory_order_relaxed);
@@ -59,21 +87,15 @@ static struct gort__g *gchunk_alloc(struct gort__p *p)
 		c->next = h;
 	while (!atomic_compare_exchange_weak_explicit(&allgs, &h, c, memory_order_release,
 						      memory_order_relaxed));
-	struct gort__g *list = NULL;
-	for (int i = GCHUNK - 1; i >= 1; i--) {
-		c->g[i].schedlink = list;
-		list = &c->g[i];
-	}
+	for (int i = 1; i < GCHUNK - 1; i++)
+		c->g[i].schedlink = &c->g[i + 1];
 	if (p) {
 		c->g[GCHUNK - 1].schedlink = p->gfree;
-		p->gfree = list;
+		p->gfree = &c->g[1];
 		p->ngfree += GCHUNK - 1;
 	} else {
-		gort__lock_acquire(&gort__sched.gflock);
-		c->g[GCHUNK - 1].schedlink = gort__sched.gfree;
-		gort__sched.gfree = list;
-		gort__sched.ngfree += GCHUNK - 1;
-		gort__lock_release(&gort__sched.gflock);
+		c->g[GCHUNK - 1].schedlink = NULL;
+		gfree_push_batch(&c->g[1], GCHUNK - 1);
 	}
 	return &c->g[0];
 }
@@ -81,70 +103,50 @@ static struct gort__g *gchunk_alloc(struct gort__p *p)
 struct gort__g *gort__gfget(struct gort__p *p)
 {
 	struct gort__g *g;
-	if (p && p->gfree) {
-		g = p->gfree;
-		p->gfree = g->schedlink;
-		p->ngfree--;
-		return g;
-	}
-	{
-		gort__lock_acquire(&gort__sched.gflock);
-		if (p) {
-			/* refill half a cache */
-			while (p->ngfree < GFREE_MAX / 2 && gort__sched.gfree) {
-				g = gort__sched.gfree;
-				gort__sched.gfree = g->schedlink;
-				gort__sched.ngfree--;
-				g->schedlink = p->gfree;
-				p->gfree = g;
-				p->ngfree++;
-			}
-			g = NULL;
-		} else {
-			g = gort__sched.gfree;
-			if (g) {
-				gort__sched.gfree = g->schedlink;
-				gort__sched.ngfree--;
-			}
+	int n = 0;
+	if (p) {
+		if (!p->gfree) {
+			/* adopt a whole batch as the local list: no walk */
+			p->gfree = gfree_pop_batch(&n);
+			p->ngfree = p->gfree ? n : 0;
 		}
-		gort__lock_release(&gort__sched.gflock);
-		if (p && p->gfree) {
+		if (p->gfree) {
 			g = p->gfree;
 			p->gfree = g->schedlink;
 			p->ngfree--;
-		}
-		if (g)
 			return g;
+		}
+		return gchunk_alloc(p);
 	}
-	return gchunk_alloc(p);
+	g = gfree_pop_batch(&n);
+	if (!g)
+		return gchunk_alloc(NULL);
+	if (n > 1)
+		gfree_push_batch(g->schedlink, n - 1);
+	return g;
 }
 
 void gort__gfput(struct gort__p *p, struct gort__g *g)
 {
 	atomic_store_explicit(&g->state, GORT__G_FREE, memory_order_relaxed);
 	if (!p) {
-		gort__lock_acquire(&gort__sched.gflock);
-		g->schedlink = gort__sched.gfree;
-		gort__sched.gfree = g;
-		gort__sched.ngfree++;
-		gort__lock_release(&gort__sched.gflock);
+		g->schedlink = NULL;
+		gfree_push_batch(g, 1);
 		return;
 	}
 	g->schedlink = p->gfree;
 	p->gfree = g;
 	if (++p->ngfree < GFREE_MAX)
 		return;
-	/* spill half to the global list */
+	/* spill the most recently freed half as one batch (walk our own, cached
+	 * Gs outside the lock) */
 	struct gort__g *first = p->gfree, *last = first;
 	for (int i = 1; i < GFREE_MAX / 2; i++)
 		last = last->schedlink;
 	p->gfree = last->schedlink;
 	p->ngfree -= GFREE_MAX / 2;
-	gort__lock_acquire(&gort__sched.gflock);
-	last->schedlink = gort__sched.gfree;
-	gort__sched.gfree = first;
-	gort__sched.ngfree += GFREE_MAX / 2;
-	gort__lock_release(&gort__sched.gflock);
+	last->schedlink = NULL;
+	gfree_push_batch(first, GFREE_MAX / 2);
 }
 
 void gort__allg_each(void (*fn)(struct gort__g *g, void *arg), void *arg)

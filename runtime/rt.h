@@ -81,36 +81,48 @@ struct gort__p;
 /* The coroutine descriptor.  Reused through free lists, never freed while
  * the runtime runs (so a dump may walk them all, see allgs in coro.c). */
 struct gort__g {
-	/* set by the spawner before the G is published on a run queue (i) */
-	int64_t id;
-	int64_t parent_id;       /* 0: spawned from a plain thread */
-	void (*fn)(void *);
-	void *arg;
-	const char *spawn_file;  /* static string from __FILE__ */
-	int spawn_line;
-	size_t stack_req;        /* requested usable stack bytes (rounded), 0 default */
-	char name[GORT_NAME_MAX];
-
-	/* owned per the state table (o) */
-	gort__fctx ctx;             /* saved context when not RUNNING; NULL before first run */
-	struct gort__stack *stack;  /* bound at first run, released at exit */
-	struct gort__fiber fiber;   /* sanitizer view of the context */
-	struct gort__m *m;          /* the M running it (valid while RUNNING) */
-	struct gort__g *schedlink;  /* link in the global run queue or a free list */
-	int saved_errno;            /* errno while switched out */
-
+	/* Line 1: everything an M touches to run a G, so that a G spawned on
+	 * one P and run on another costs one cache line in transit. */
+	_Alignas(GORT__CACHELINE)
+	struct gort__g *schedlink;  /* (o) link in a run-queue batch or a free list */
+	void (*fn)(void *);         /* (i) */
+	void *arg;                  /* (i) */
+	gort__fctx ctx;             /* (o) saved context when not RUNNING; NULL before first run */
+	struct gort__stack *stack;  /* (o) bound at first run, released at exit */
+	struct gort__m *m;          /* (o) the M running it (valid while RUNNING) */
+	size_t stack_req;           /* (i) requested usable stack bytes (rounded), 0 default */
 	_Atomic uint32_t state;     /* (a) enum gort__gstate; see transitions above.
 				     * Stores are release, loads acquire where a
 				     * transition is checked. */
+	int saved_errno;            /* (o) errno while switched out */
+
+	/* Set by the spawner before the G is published on a run queue (i). */
+	int64_t id;
+	int64_t parent_id;          /* 0: spawned from a plain thread */
+	const char *spawn_file;     /* static string from __FILE__ */
+	int spawn_line;
 
 	/* wait information: written by the G itself before it parks (o), read
 	 * by dumps racily (r) */
 	_Atomic uint8_t wait_reason;
-	const char *wait_file;
 	int wait_line;
-	int64_t wait_since;      /* nanotime() when it parked */
-	int64_t spawned_at;      /* nanotime() at spawn */
+	const char *wait_file;
+	int64_t wait_since;         /* coarse monotonic ns when it parked */
+
+	/* On the first G of a batch in a global list (run queue or free list;
+	 * guarded by that list's lock): the next batch, this batch's last G and
+	 * its length.  Batches let a P move many Gs with O(1) work under the
+	 * lock; the walking happens outside it. */
+	struct gort__g *batchnext;
+	struct gort__g *batchtail;
+	int32_t batchn;
+
+	struct gort__fiber fiber;   /* (o) sanitizer view of the context */
+	char name[GORT_NAME_MAX];   /* (i) */
 };
+
+_Static_assert(__builtin_offsetof(struct gort__g, id) == GORT__CACHELINE,
+	       "the run path of struct gort__g must fill exactly its first cache line");
 
 #define GORT__RUNQ_SIZE 256
 
@@ -200,8 +212,9 @@ struct gort__m {
 /* Global scheduler state. */
 struct gort__sched {
 	gort__lock lock;
-	/* global run queue (s); runqsize is also read without the lock as a hint
-	 * (a, relaxed), and with seq_cst in the spinning protocol */
+	/* global run queue (s): a FIFO of batches (first Gs, linked by
+	 * batchnext); runqsize counts Gs and is also read without the lock as a
+	 * hint (a, relaxed), and with seq_cst in the spinning protocol */
 	struct gort__g *runqhead, *runqtail;
 	_Atomic int32_t runqsize;
 	struct gort__p *pidle;       /* (s) idle Ps */
@@ -215,8 +228,8 @@ struct gort__sched {
 	_Atomic uint64_t wakeups;    /* (a) relaxed counter */
 
 	gort__lock gflock;           /* global free Gs */
-	struct gort__g *gfree;       /* (f) */
-	int ngfree;                  /* (f) */
+	struct gort__g *gfree;       /* (f) a stack of batches (batchnext) */
+	int ngfree;                  /* (f) Gs in it */
 
 	int nprocs;                  /* (i) for the life of a run */
 	struct gort__p **allp;       /* (i) */

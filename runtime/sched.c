@@ -117,46 +117,86 @@ static inline uint32_t fastrand(uint64_t *s)
 /* Global run queue (sched.lock)                                       */
 /* ------------------------------------------------------------------ */
 
-static void globrunq_put_list(struct gort__g *head, struct gort__g *tail, int32_t n)
+/* Append a batch of n Gs linked by schedlink.  sched.lock held. */
+static void globrunq_put_batch(struct gort__g *head, struct gort__g *tail, int32_t n)
 {
 	tail->schedlink = NULL;
+	head->batchtail = tail;
+	head->batchn = n;
+	head->batchnext = NULL;
 	if (gort__sched.runqtail)
-		gort__sched.runqtail->schedlink = head;
+		gort__sched.runqtail->batchnext = head;
 	else
 		gort__sched.runqhead = head;
-	gort__sched.runqtail = tail;
+	gort__sched.runqtail = head;
 	atomic_fetch_add_explicit(&gort__sched.runqsize, n, memory_order_relaxed);
 }
 
-static void runq_put(struct gort__p *p, struct gort__g *g, bool next);
-
-/* Take up to a fair share (max > 0: at most max) of the global queue; the
- * first is returned, the rest go to p's ring, which must have room (it is
- * empty whenever max != 1).  sched.lock held. */
-static struct gort__g *globrunq_get(struct gort__p *p, int32_t max)
+/* Detach Gs from the global queue: one G if max == 1, else whole batches
+ * up to a fair share (size/nprocs + 1, at most half a ring plus one, at
+ * least one batch).  Returns a chain linked by schedlink and its length in
+ * *np.  sched.lock held; O(batches taken). */
+static struct gort__g *globrunq_take(int32_t max, int32_t *np)
 {
 	int32_t size = atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed);
-	if (size == 0)
+	struct gort__g *b = gort__sched.runqhead;
+	*np = 0;
+	if (size == 0 || !b)
 		return NULL;
-	int32_t n = size / gort__sched.nprocs + 1;
-	if (n > size)
-		n = size;
-	if (max > 0 && n > max)
-		n = max;
-	if (n > GORT__RUNQ_SIZE / 2)
-		n = GORT__RUNQ_SIZE / 2;
-	atomic_fetch_sub_explicit(&gort__sched.runqsize, n, memory_order_relaxed);
-	GORT__ADD(p->st.global_takes, (uint64_t)n);
-	struct gort__g *g = gort__sched.runqhead;
-	gort__sched.runqhead = g->schedlink;
-	for (int32_t i = 1; i < n; i++) {
-		struct gort__g *g1 = gort__sched.runqhead;
-		gort__sched.runqhead = g1->schedlink;
-		runq_put(p, g1, false);
+	if (max == 1) {
+		if (b->batchn > 1) {
+			struct gort__g *nb = b->schedlink;
+			nb->batchn = b->batchn - 1;
+			nb->batchtail = b->batchtail;
+			nb->batchnext = b->batchnext;
+			gort__sched.runqhead = nb;
+			if (gort__sched.runqtail == b)
+				gort__sched.runqtail = nb;
+		} else {
+			gort__sched.runqhead = b->batchnext;
+			if (!gort__sched.runqhead)
+				gort__sched.runqtail = NULL;
+		}
+		b->schedlink = NULL;
+		atomic_fetch_sub_explicit(&gort__sched.runqsize, 1, memory_order_relaxed);
+		*np = 1;
+		return b;
+	}
+	int32_t want = size / gort__sched.nprocs + 1;
+	if (want > GORT__RUNQ_SIZE / 2 + 1)
+		want = GORT__RUNQ_SIZE / 2 + 1;
+	struct gort__g *head = NULL, *last = NULL;
+	int32_t taken = 0;
+	while ((b = gort__sched.runqhead) && (taken == 0 || taken + b->batchn <= want)) {
+		gort__sched.runqhead = b->batchnext;
+		if (last)
+			last->schedlink = b;
+		else
+			head = b;
+		last = b->batchtail;
+		taken += b->batchn;
 	}
 	if (!gort__sched.runqhead)
 		gort__sched.runqtail = NULL;
-	return g;
+	atomic_fetch_sub_explicit(&gort__sched.runqsize, taken, memory_order_relaxed);
+	*np = taken;
+	return head;
+}
+
+static void runq_put(struct gort__p *p, struct gort__g *g, bool next);
+static struct gort__g *runq_put_chain(struct gort__p *p, struct gort__g *head, int32_t n);
+
+/* Take from the global queue (see globrunq_take) into p: the first G is
+ * returned, the rest go to p's ring, walked outside the lock. */
+static struct gort__g *globrunq_get(struct gort__p *p, int32_t max)
+{
+	if (atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) == 0)
+		return NULL;
+	int32_t n;
+	gort__lock_acquire(&gort__sched.lock);
+	struct gort__g *g = globrunq_take(max, &n);
+	gort__lock_release(&gort__sched.lock);
+	return g ? runq_put_chain(p, g, n) : NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -177,7 +217,7 @@ static bool runq_put_slow(struct gort__p *p, struct gort__g *g, uint32_t h, uint
 	for (uint32_t i = 0; i < n; i++)
 		batch[i]->schedlink = batch[i + 1];
 	gort__lock_acquire(&gort__sched.lock);
-	globrunq_put_list(batch[0], batch[n], (int32_t)n + 1);
+	globrunq_put_batch(batch[0], batch[n], (int32_t)n + 1);
 	gort__lock_release(&gort__sched.lock);
 	GORT__ADD(p->st.global_puts, n + 1);
 	return true;
@@ -203,6 +243,20 @@ static void runq_put(struct gort__p *p, struct gort__g *g, bool next)
 		if (runq_put_slow(p, g, h, t))
 			return;
 	}
+}
+
+/* Put a chain of n Gs taken from the global queue: the first is returned
+ * (to run), the rest go to the ring.  Owner only; no lock held. */
+static struct gort__g *runq_put_chain(struct gort__p *p, struct gort__g *head, int32_t n)
+{
+	GORT__ADD(p->st.global_takes, (uint64_t)n);
+	struct gort__g *g = head->schedlink;
+	for (int32_t i = 1; i < n; i++) {
+		struct gort__g *next = g->schedlink;
+		runq_put(p, g, false);
+		g = next;
+	}
+	return head;
 }
 
 /* Owner only: runnext first, then the ring's head. */
@@ -575,11 +629,8 @@ static struct gort__g *next_local(struct gort__p *p)
 	if (stopping())
 		return NULL;
 	p->schedtick++;
-	if (p->schedtick % GLOBAL_POLL == 0 &&
-	    atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) > 0) {
-		gort__lock_acquire(&gort__sched.lock);
+	if (p->schedtick % GLOBAL_POLL == 0) {
 		struct gort__g *g = globrunq_get(p, 1);
-		gort__lock_release(&gort__sched.lock);
 		if (g)
 			return g;
 	}
@@ -632,13 +683,9 @@ void gort_yield(void)
 	struct gort__p *p = m->p;
 	struct gort__g *next = next_local(p);
 	if (!next && !stopping()) {
-		if (atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) == 0)
-			return; /* nothing else to run here */
-		gort__lock_acquire(&gort__sched.lock);
 		next = globrunq_get(p, 0);
-		gort__lock_release(&gort__sched.lock);
 		if (!next)
-			return;
+			return; /* nothing else to run here */
 	}
 	GORT__BUMP(p->st.yields);
 	switch_from_g(m, self, next, GORT__SW_YIELD, NULL, NULL);
@@ -690,7 +737,7 @@ void gort__sched_put_new(struct gort__g *g)
 		return; /* stopping: the G is discarded with the rest */
 	}
 	gort__lock_acquire(&gort__sched.lock);
-	globrunq_put_list(g, g, 1);
+	globrunq_put_batch(g, g, 1);
 	gort__lock_release(&gort__sched.lock);
 	atomic_fetch_add_explicit(&gort__sched.plain_global_puts, 1, memory_order_relaxed);
 	wakep();
@@ -755,23 +802,12 @@ top:
 		return NULL;
 	struct gort__p *p = m->p;
 	p->schedtick++;
-	if (p->schedtick % GLOBAL_POLL == 0 &&
-	    atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) > 0) {
-		gort__lock_acquire(&gort__sched.lock);
-		g = globrunq_get(p, 1);
-		gort__lock_release(&gort__sched.lock);
-		if (g)
-			return g;
-	}
+	if (p->schedtick % GLOBAL_POLL == 0 && (g = globrunq_get(p, 1)))
+		return g;
 	if ((g = runq_get(p)))
 		return g;
-	if (atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) > 0) {
-		gort__lock_acquire(&gort__sched.lock);
-		g = globrunq_get(p, 0);
-		gort__lock_release(&gort__sched.lock);
-		if (g)
-			return g;
-	}
+	if ((g = globrunq_get(p, 0)))
+		return g;
 	int32_t busy = gort__sched.nprocs - atomic_load(&gort__sched.npidle);
 	if (gort__sched.nprocs > 1 &&
 	    (m->spinning || 2 * atomic_load(&gort__sched.nmspinning) < busy)) {
@@ -790,9 +826,10 @@ top:
 		return NULL;
 	}
 	if (atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) > 0) {
-		g = globrunq_get(p, 0);
+		int32_t n;
+		g = globrunq_take(0, &n);
 		gort__lock_release(&gort__sched.lock);
-		return g;
+		return runq_put_chain(p, g, n);
 	}
 	pidleput(p);
 	gort__lock_release(&gort__sched.lock);
