@@ -126,37 +126,44 @@ static inline void gort__switch_san_release(void *san)
 /* Jump from the running context (described by self) to the context to,
  * passing data.  Returns when something jumps back to self, with what that
  * one passed. */
-static inline gort__xfer gort__switch_jump(struct gort__fiber *self, struct gort__fiber *to,
-					   gort__fctx ctx, void *data)
+/* The sanitizers' half of a switch to `to`; fake_save is where ASan keeps
+ * the leaving context's fake stack (NULL: it is finished). */
+#ifdef GORT__ASAN
+#define GORT__ASAN_FAKE(f) (&(f)->asan_fake)
+#else
+#define GORT__ASAN_FAKE(f) NULL
+#endif
+__attribute__((always_inline)) static inline void gort__switch_san_before(void **fake_save,
+									   struct gort__fiber *to)
 {
 #ifdef GORT__ASAN
-	__sanitizer_start_switch_fiber(&self->asan_fake, to->stack_lo, to->stack_size);
+	__sanitizer_start_switch_fiber(fake_save, to->stack_lo, to->stack_size);
 #endif
 #ifdef GORT__TSAN
 	__tsan_switch_to_fiber(to->tsan, 0);
 #endif
-	(void)self;
+	(void)fake_save;
 	(void)to;
+}
+
+static inline gort__xfer gort__switch_jump(struct gort__fiber *self, struct gort__fiber *to,
+					   gort__fctx ctx, void *data)
+{
+	gort__switch_san_before(GORT__ASAN_FAKE(self), to);
 	gort__xfer t = jump_fcontext(ctx, data);
 #ifdef GORT__ASAN
 	__sanitizer_finish_switch_fiber(self->asan_fake, NULL, NULL);
 #endif
+	(void)self;
 	return t;
 }
 
 /* As gort__switch_jump, for a context that is finished: it never resumes. */
 GORT__NO_TSAN __attribute__((always_inline)) static inline _Noreturn void
-gort__switch_exit(struct gort__fiber *self, struct gort__fiber *to,
-					       gort__fctx ctx, void *data)
+gort__switch_exit(struct gort__fiber *self, struct gort__fiber *to, gort__fctx ctx, void *data)
 {
-#ifdef GORT__ASAN
-	__sanitizer_start_switch_fiber(NULL, to->stack_lo, to->stack_size);
-#endif
-#ifdef GORT__TSAN
-	__tsan_switch_to_fiber(to->tsan, 0);
-#endif
 	(void)self;
-	(void)to;
+	gort__switch_san_before(NULL, to);
 	jump_fcontext(ctx, data);
 	__builtin_unreachable();
 }

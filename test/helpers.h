@@ -350,4 +350,15 @@ static inline const char *child_describe(const struct child_result *r, char *buf
 		}                                                              \
 	} while (0)
 
+/* In a child process: block the calling (plain) thread forever on a wait
+ * group nobody releases, so only what the test provoked (a panic, an
+ * overflow) ends the child.  Returns 4 if that ever fails. */
+static inline int child_wait_forever(void)
+{
+	gort_wg wg = GORT_WG_INIT;
+	gort_wg_add(&wg, 1);
+	gort_wg_wait(&wg);
+	return 4;
+}
+
 #endif /* GORT_TEST_HELPERS_H */

@@ -284,10 +284,7 @@ static int panic_child(void *p)
 	CHILD_CHECK(rc == 0, 2, "gort_start = %d", rc);
 	gort_id id = gort_go_with(panicker_fn, NULL, .name = "panicker");
 	CHILD_CHECK(id > 0, 3, "spawn = %lld", (long long)id);
-	gort_wg wg = GORT_WG_INIT;
-	gort_wg_add(&wg, 1);
-	gort_wg_wait(&wg);
-	return 4;
+	return child_wait_forever();
 }
 
 Test(coro, unrecovered_panic_reports_and_aborts, .timeout = 30)

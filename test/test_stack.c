@@ -238,10 +238,7 @@ static int canary_child_main(void *p)
 	CHILD_CHECK(gort_go_with(canary_spinner, NULL, .name = "spinner") > 0, 3, "spawn spinner");
 	gort_id id = gort_go_with(canary_deep_fn, NULL, .name = "deep", .stack_size = 64 * 1024);
 	CHILD_CHECK(id > 0, 3, "gort_go_with = %lld", (long long)id);
-	gort_wg wg = GORT_WG_INIT;
-	gort_wg_add(&wg, 1);
-	gort_wg_wait(&wg);
-	return 4;
+	return child_wait_forever();
 }
 
 Test(stack, overflow_is_reported_guard_canary, .timeout = 60)
@@ -277,10 +274,7 @@ static int name_child_main(void *p)
 	gort_id id = gort_go_with(deep_fn, NULL, .name = buf, .stack_size = 64 * 1024);
 	CHILD_CHECK(id > 0, 3, "gort_go_with = %lld", (long long)id);
 	memset(buf, 'Z', sizeof buf - 1); /* the runtime must have its own copy */
-	gort_wg wg = GORT_WG_INIT;
-	gort_wg_add(&wg, 1);
-	gort_wg_wait(&wg);
-	return 4;
+	return child_wait_forever();
 }
 
 Test(stack, overflow_report_shows_copied_name, .timeout = 60)

@@ -29,10 +29,7 @@ static int neg_child_coro(void *p)
 	int rc = gort_start(&(gort_config){.procs = 2});
 	CHILD_CHECK(rc == 0, 2, "gort_start = %d", rc);
 	CHILD_CHECK(gort_go_with(neg_fn, NULL, .name = "negative") > 0, 3, "spawn");
-	gort_wg wg = GORT_WG_INIT;
-	gort_wg_add(&wg, 1);
-	gort_wg_wait(&wg);
-	return 4;
+	return child_wait_forever();
 }
 
 Test(wg, negative_counter_in_coroutine_panics, .timeout = 30)
