@@ -631,3 +631,49 @@ PROCS_TEST(sched, errno_survives_yield_and_migration, 60)
 	}
 	rt_stop();
 }
+
+/* ------------------------------------------------------------------------ */
+/* the global queue is polled, so it cannot starve                          */
+/* ------------------------------------------------------------------------ */
+
+struct starve {
+	gort_wg started, done;
+	atomic_int flag;
+};
+
+static void starve_yielder(void *p)
+{
+	struct starve *s = p;
+	gort_wg_done(&s->started);
+	while (!atomic_load(&s->flag))
+		gort_yield();
+	gort_wg_done(&s->done);
+}
+
+static void starve_setter(void *p)
+{
+	struct starve *s = p;
+	atomic_store(&s->flag, 1);
+}
+
+/* At procs 1, two coroutines keep the P's local queue busy forever by
+ * yielding to each other.  A coroutine spawned from a plain thread lands on
+ * the global queue; it runs only because a P takes one G from the global
+ * queue every 61st schedule.  Without that, this test hangs. */
+Test(sched, global_queue_cannot_starve_behind_busy_local_queue, .timeout = 30)
+{
+	for (int round = 0; round < scaled_min(50, 5); round++) {
+		struct starve s = {.started = GORT_WG_INIT, .done = GORT_WG_INIT};
+		atomic_init(&s.flag, 0);
+		rt_start(1);
+		gort_wg_add(&s.started, 2);
+		gort_wg_add(&s.done, 2);
+		cr_assert_gt(gort_go(starve_yielder, &s), 0);
+		cr_assert_gt(gort_go(starve_yielder, &s), 0);
+		gort_wg_wait(&s.started);
+		cr_assert_gt(gort_go(starve_setter, &s), 0);
+		gort_wg_wait(&s.done);
+		cr_assert_eq(atomic_load(&s.flag), 1);
+		rt_stop();
+	}
+}

@@ -419,3 +419,66 @@ Test(stack, bad_config_stack_sizes_are_einval, .timeout = 10)
 	cr_assert_eq(gort_start(&(gort_config){.procs = 1, .stack_size = 64 * 1024}), 0);
 	rt_stop();
 }
+
+/* ------------------------------------------------------------------------ */
+/* trimming: a burst does not pin its memory                                */
+/* ------------------------------------------------------------------------ */
+
+static long rss_kib(void)
+{
+	long pages = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+		resident = -1;
+	fclose(f);
+	return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+#define BURST_TOUCH (96 * 1024)
+
+struct burst {
+	gort_wg started, gate, done;
+};
+
+static void burst_fn(void *p)
+{
+	struct burst *b = p;
+	volatile char buf[BURST_TOUCH];
+	memset((char *)buf, 1, sizeof buf);
+	gort_wg_done(&b->started);
+	gort_wg_wait(&b->gate);
+	gort_wg_done(&b->done);
+	(void)buf[7];
+}
+
+/* Thousands of coroutines each touch 96 KiB of stack, then all exit: the
+ * stack pools keep a bounded number hot and give the rest back with
+ * MADV_DONTNEED, so RSS falls by most of what the burst touched. */
+Test(stack, burst_memory_is_trimmed_after_exit, .timeout = 120)
+{
+	long n = scaled_min(4000, 3000);
+	struct burst *b = calloc(1, sizeof *b);
+	cr_assert(b != NULL);
+	rt_start(1);
+	gort_wg_add(&b->started, n);
+	gort_wg_add(&b->gate, 1);
+	gort_wg_add(&b->done, n);
+	for (long i = 0; i < n; i++)
+		cr_assert_gt(gort_go(burst_fn, b), 0);
+	gort_wg_wait(&b->started);
+	long peak = rss_kib();
+	gort_wg_done(&b->gate);
+	gort_wg_wait(&b->done);
+	cr_assert_eq(wait_num_coroutines(0, 10000), 0);
+	long after = rss_kib();
+	long touched = n * (BURST_TOUCH / 1024);
+	cr_assert(peak > 0 && after > 0);
+	cr_assert_gt(peak - after, touched / 2,
+		     "RSS %ld KiB with %ld coroutines live, %ld KiB after they exited: less than half "
+		     "of the %ld KiB their stacks touched was given back",
+		     peak, n, after, touched);
+	rt_stop();
+	free(b);
+}
