@@ -73,7 +73,10 @@ typedef struct gort_config {
 	/* Debug options, "key=value,key=value": GORT_DEBUG.  Known keys:
 	 *   guard=auto|madvise|mprotect|canary   how stacks are guarded
 	 *   (auto: MADV_GUARD_INSTALL where the kernel has it, else mprotect
-	 *   while under a budget, else a canary checked at every switch). */
+	 *   while under a budget, else a canary checked at every switch).
+	 *   sigpanic=1   SIGSEGV/SIGBUS/SIGFPE raised by a coroutine's own code
+	 *   become a recoverable panic in that coroutine (off by default:
+	 *   C code may fault with locks held or data half-written). */
 	const char *debug;
 } gort_config;
 
@@ -130,6 +133,8 @@ typedef int64_t gort_id;
  * designated initialisers (gort_go_with below) so that fields added later
  * keep their defaults.
  */
+struct gort_panic_info;
+
 typedef struct gort_spawn_opts {
 	/* A name shown in dumps and fatal messages; copied (at most
 	 * GORT_NAME_MAX - 1 bytes kept). */
@@ -137,6 +142,11 @@ typedef struct gort_spawn_opts {
 	/* Usable stack size in bytes (rounded up to pages); 0: the runtime's
 	 * default.  GORT_MIN_STACK_SIZE .. GORT_MAX_STACK_SIZE. */
 	size_t stack_size;
+	/* A panic handler for this coroutine only (the article's
+	 * safeGoroutine): an unrecovered panic calls it, then the coroutine
+	 * ends and the others run on.  NULL: the runtime-wide policy. */
+	void (*on_panic)(const struct gort_panic_info *info, void *ctx);
+	void *on_panic_ctx;
 } gort_spawn_opts;
 
 #define GORT_NAME_MAX 32
@@ -238,12 +248,92 @@ GORT_API void gort_wg_wait_at(gort_wg *wg, const char *file, int line);
 /* A static description of a negative (or positive) errno-style code. */
 GORT_API const char *gort_strerror(int err);
 
+/* ------------------------------------------------------------------------ */
+/* Panic, defer, recover (recover/; docs/panics.md)                          */
+/* ------------------------------------------------------------------------ */
+
+#define GORT_PANIC_MSG_MAX 256
+#define GORT_PANIC_FRAMES 32
+
+/* What a panic carries.  Filled by gort_recover() and gort_protect(), and
+ * passed to panic handlers. */
+typedef struct gort_panic_info {
+	char message[GORT_PANIC_MSG_MAX]; /* the formatted message; for a value
+					   * panic, "(value 0x...)" */
+	void *value;                      /* gort_panic_value's pointer, else NULL */
+	bool runtime_error;               /* raised by gort itself (misuse, a
+					   * signal turned into a panic) */
+	gort_id coroutine;                /* who panicked; 0: a plain thread */
+	char name[GORT_NAME_MAX];         /* its name, "" if none */
+	const char *spawn_file;           /* where it was spawned */
+	int spawn_line;
+	int nframes;                      /* backtrace captured at the panic site */
+	void *frames[GORT_PANIC_FRAMES];
+} gort_panic_info;
+
 /*
- * Panic with a printf-style message.  Until recover/ lands, a panic prints
- * "panic: <message>" with the coroutine's id, name and spawn site, and
- * aborts the process.  Never returns.
+ * Panic: run the coroutine's deferred calls, innermost protected region
+ * first, until one of them calls gort_recover(); the region it belongs to
+ * then returns to its caller (gort_protect returns GORT_PANICKED).  If none
+ * recovers, the coroutine's panic policy applies (gort_set_panic_policy).
+ * On a plain thread, outside any gort_protect, prints and aborts.  Never
+ * returns.
  */
 GORT_API _Noreturn void gort_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Panic with an arbitrary value (Go's panic(v)); message is "(value %p)". */
+GORT_API _Noreturn void gort_panic_value(void *value);
+
+/*
+ * Register fn(arg) to run when the innermost protected region ends, by
+ * return or by panic, last registered first (Go's defer).  The region is
+ * the innermost gort_protect call, else the coroutine itself (its deferred
+ * calls run when its function returns).  Returns 0, -EPERM outside a
+ * coroutine and outside gort_protect, -ENOMEM.  Never blocks.
+ */
+GORT_API int gort_defer(void (*fn)(void *arg), void *arg);
+#define GORT_DEFER(fn, arg) ((void)gort_defer((void (*)(void *))(fn), (void *)(arg)))
+
+/*
+ * Inside a deferred call that runs because of a panic: stop the panic and
+ * return its record (valid until the deferred call returns; copy what you
+ * keep).  Anywhere else (no panic, or not directly in a deferred call):
+ * NULL.  Go's recover().
+ */
+GORT_API const gort_panic_info *gort_recover(void);
+
+/*
+ * Run fn(arg) as a protected region: its deferred calls run when it ends;
+ * a panic inside it that a deferred call recovers makes gort_protect return
+ * GORT_PANICKED with the panic copied to *out (out may be NULL).  A panic
+ * nobody recovers goes on to the enclosing region.  Returns 0 when fn
+ * returned normally.  Works in coroutines and on plain threads.  Costs a
+ * setjmp (docs/panics.md).
+ */
+#define GORT_PANICKED 1
+GORT_API int gort_protect(void (*fn)(void *arg), void *arg, gort_panic_info *out);
+
+/* What happens to a panic that reaches a coroutine's boundary unrecovered. */
+typedef enum gort_panic_policy {
+	GORT_PANIC_ABORT = 0, /* print it (Go's format) and abort the process (default) */
+	GORT_PANIC_LOG,       /* print it; the coroutine ends, the others run on */
+	GORT_PANIC_HANDLER,   /* call the handler; then the coroutine ends */
+} gort_panic_policy;
+
+/* A panic handler: runs on the panicking coroutine's stack with the record.
+ * It may log, count, alert, or call gort_panic itself (which then aborts). */
+typedef void (*gort_panic_handler)(const gort_panic_info *info, void *ctx);
+
+/*
+ * Set the runtime-wide policy (and, for GORT_PANIC_HANDLER, the handler and
+ * its ctx) for coroutines spawned without their own.  Takes effect for
+ * panics from then on.  Returns 0, or -EINVAL (bad policy, or
+ * GORT_PANIC_HANDLER without a handler).  Thread-safe.
+ */
+GORT_API int gort_set_panic_policy(gort_panic_policy policy, gort_panic_handler handler, void *ctx);
+
+/* Write a panic record in Go's format ("panic: ...", "coroutine N [running]:",
+ * spawn site, symbolised backtrace) to fd.  Async-signal-safe it is not. */
+GORT_API void gort_panic_print(int fd, const gort_panic_info *info);
 
 #ifdef __cplusplus
 }

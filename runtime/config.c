@@ -87,6 +87,12 @@ static bool parse_debug(const char *s, struct gort__config *out, const char *ori
 					origin, val);
 				ok = false;
 			}
+		} else if (strcmp(tok, "sigpanic") == 0) {
+			out->sigpanic = strcmp(val, "1") == 0 || strcmp(val, "") == 0;
+			if (!out->sigpanic && strcmp(val, "0") != 0) {
+				fprintf(stderr, "gort: %s: sigpanic=%s: expected 0 or 1\n", origin, val);
+				ok = false;
+			}
 		} else if (*tok) {
 			fprintf(stderr, "gort: %s: unknown option '%s' ignored\n", origin, tok);
 			ok = false;
@@ -102,6 +108,7 @@ int gort__config_resolve(const gort_config *cfg, struct gort__config *out)
 		out->procs = GORT_MAX_PROCS;
 	out->stack_size = GORT_DEFAULT_STACK_SIZE;
 	out->guard = GORT__GUARD_AUTO;
+	out->sigpanic = false;
 
 	const char *e = getenv("GORT_PROCS");
 	if (e && *e) {

@@ -158,8 +158,15 @@ void gort__allg_each(void (*fn)(struct gort__g *g, void *arg), void *arg)
 
 /* After every M is joined: drop every descriptor (stacks are unmapped by
  * gort__stack_fini). */
+static void free_g_state(struct gort__g *g, void *arg)
+{
+	(void)arg;
+	gort__recover_free(g);
+}
+
 void gort__coro_fini(void)
 {
+	gort__allg_each(free_g_state, NULL);
 	struct gchunk *c = atomic_exchange(&allgs, NULL);
 	while (c) {
 		struct gchunk *n = c->next;
@@ -217,6 +224,12 @@ gort_id gort_go_opts(void (*fn)(void *), void *arg, const gort_spawn_opts *opts,
 	g->m = NULL;
 	g->saved_errno = 0;
 	atomic_store_explicit(&g->wait_reason, GORT__WR_NONE, memory_order_relaxed);
+	if (gort__recover_spawn(g, opts) != 0) {
+		gort__gfput(p, g);
+		if (!p)
+			gort__plain_exit();
+		return -ENOMEM;
+	}
 	atomic_store_explicit(&g->state, GORT__G_RUNNABLE, memory_order_relaxed);
 	int64_t id = g->id;
 	if (p)

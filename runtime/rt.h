@@ -77,6 +77,7 @@ const char *gort__wait_reason_name(int r);
 
 struct gort__m;
 struct gort__p;
+struct gort__gx;
 
 /* The coroutine descriptor.  Reused through free lists, never freed while
  * the runtime runs (so a dump may walk them all, see allgs in coro.c). */
@@ -118,6 +119,8 @@ struct gort__g {
 	int32_t batchn;
 
 	struct gort__fiber fiber;   /* (o) sanitizer view of the context */
+	struct gort__gx *x;         /* (o) defer/panic state, allocated on first use
+				     * (recover/panic.h); kept with the descriptor */
 	char name[GORT_NAME_MAX];   /* (i) */
 };
 
@@ -287,16 +290,28 @@ struct gort__config {
 	int procs;
 	size_t stack_size;
 	enum gort__guard_mode guard;
+	bool sigpanic; /* GORT_DEBUG=sigpanic=1 */
 };
 int gort__config_resolve(const gort_config *cfg, struct gort__config *out);
 
 /* --- recover/fault.c --- */
+extern _Atomic bool gort__sigpanic_enabled;
 int gort__fault_install(void);
 int gort__fault_thread_init(struct gort__m *m);
 void gort__fault_thread_fini(struct gort__m *m);
 _Noreturn void gort__fatal_overflow(struct gort__g *g, int canary);
 
 /* --- recover/panic.c --- */
+/* A runtime error (misuse Go treats as a panic): a recoverable panic with
+ * info.runtime_error set. */
 _Noreturn void gort__panic_msg(const char *msg);
+/* At spawn: reset g's defer/panic state and apply the spawn options.
+ * 0 or -ENOMEM. */
+int gort__recover_spawn(struct gort__g *g, const gort_spawn_opts *opts);
+/* The coroutine's function returned: run its coroutine-level defers. */
+void gort__recover_fn_returned(struct gort__g *g);
+/* Run fn(arg) as g's body inside its panic boundary. */
+void gort__recover_run_body(struct gort__g *g);
+void gort__recover_free(struct gort__g *g);
 
 #endif

@@ -648,7 +648,7 @@ GORT__NO_TSAN void gort__g_entry(gort__xfer t)
 	struct gort__g *self = r->m->curg;
 	sw_finish(t);
 	errno_restore(0);
-	self->fn(self->arg);
+	gort__recover_run_body(self); /* fn(arg) inside its panic boundary */
 	gort__exit_current(self);
 }
 
@@ -945,6 +945,7 @@ int gort_start(const gort_config *cfg)
 		goto out;
 	if ((rc = gort__fault_install()) != 0)
 		goto out_stacks;
+	atomic_store(&gort__sigpanic_enabled, c.sigpanic);
 
 	sched_reset();
 	atomic_store(&gort__sched.stopping, false);

@@ -18,6 +18,7 @@ void gort__switch_pin_mxcsr(void)
 
 void gort__switch_thread_fiber(struct gort__fiber *f)
 {
+#ifdef GORT__ASAN
 	pthread_attr_t attr;
 	f->stack_lo = NULL;
 	f->stack_size = 0;
@@ -30,10 +31,10 @@ void gort__switch_thread_fiber(struct gort__fiber *f)
 		}
 		pthread_attr_destroy(&attr);
 	}
-#ifdef GORT__ASAN
 	f->asan_fake = NULL;
 #endif
 #ifdef GORT__TSAN
 	f->tsan = __tsan_get_current_fiber();
 #endif
+	(void)f;
 }

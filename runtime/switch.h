@@ -59,13 +59,16 @@ void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 /* One execution context as the sanitizers see it: its stack, and their
  * per-context state.  Owned by whoever owns the context (rt.h). */
 struct gort__fiber {
+#ifdef GORT__ASAN
 	void *stack_lo;    /* lowest usable address */
 	size_t stack_size; /* usable bytes */
-#ifdef GORT__ASAN
-	void *asan_fake; /* ASan's fake stack, saved while switched out */
+	void *asan_fake;   /* ASan's fake stack, saved while switched out */
 #endif
 #ifdef GORT__TSAN
 	void *tsan; /* the TSan fiber */
+#endif
+#if !defined(GORT__ASAN) && !defined(GORT__TSAN)
+	char none_; /* nothing to keep without sanitizers */
 #endif
 };
 
