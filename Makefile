@@ -46,6 +46,13 @@ ifneq ($(wildcard /usr/include/valgrind/valgrind.h),)
 LIB_CFLAGS += -DGORT_HAVE_VALGRIND
 endif
 LIBS := -lboost_context -lpthread -lm
+# libdw (elfutils) symbolises panic backtraces: names of static functions,
+# file:line from debug info.  Optional: without it, dladdr.
+HAVE_LIBDW := $(shell pkg-config --exists libdw 2>/dev/null && echo 1)
+ifeq ($(HAVE_LIBDW),1)
+LIB_CFLAGS += -DGORT_HAVE_LIBDW
+LIBS += $(shell pkg-config --libs libdw)
+endif
 CRITERION_CFLAGS = $(shell pkg-config --cflags criterion 2>/dev/null)
 CRITERION_LIBS = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
@@ -70,7 +77,7 @@ $(BUILD)/libgort.so: $(OBJS)
 
 $(BUILD)/gort.pc: gort.pc.in Makefile
 	@mkdir -p $(BUILD)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@LIBS_PRIVATE@|$(LIBS)|g' $< > $@
 
 # ---- tests ----
 # Criterion cannot run under ThreadSanitizer (boxfort: "Could not initialize
@@ -95,10 +102,12 @@ check-exports: $(BUILD)/libgort.so
 	if [ -n "$$bad" ]; then echo "internal symbols exported from libgort.so:"; echo "$$bad"; exit 1; fi; \
 	echo "exports: only gort_* symbols"
 
+# test/test_examples.c runs the built examples from GORT_EXAMPLES_DIR.
 # Sanitizer runs scale the big tests down (GORT_TEST_SCALE divides counts)
 # and ignore Criterion's own allocations in LeakSanitizer's report.
+TEST_ENV := GORT_EXAMPLES_DIR=$(abspath $(BUILD))/examples
 ifneq ($(SANITIZE),)
-TEST_ENV := GORT_TEST_SCALE=$${GORT_TEST_SCALE:-10} LSAN_OPTIONS=suppressions=$(abspath test/lsan.supp) \
+TEST_ENV += GORT_TEST_SCALE=$${GORT_TEST_SCALE:-10} LSAN_OPTIONS=suppressions=$(abspath test/lsan.supp) \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 endif
 
@@ -107,8 +116,14 @@ $(BUILD)/examples/%: examples/%.c include/gort.h $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libgort.a $(LIBS) $(LDFLAGS)
 
+# Every example must exit 0 except panic_parent*, which must die by SIGABRT
+# (its stdout and stderr kept in its .out).
 run-examples: $(EXAMPLES)
-	@for e in $(EXAMPLES); do $(TEST_ENV) $$e > $$e.out || { echo "example $$e failed"; exit 1; }; done; \
+	@for e in $(EXAMPLES); do case $${e##*/} in \
+	panic_parent*) (ulimit -c 0; $(TEST_ENV) $$e; exit $$?) > $$e.out 2>&1; rc=$$?; \
+		[ $$rc -eq 134 ] || { echo "example $$e should die by SIGABRT, not status $$rc"; exit 1; } ;; \
+	*) $(TEST_ENV) $$e > $$e.out || { echo "example $$e failed"; exit 1; } ;; \
+	esac; done; \
 	echo "examples: $(words $(EXAMPLES)) built and ran"
 
 test: deps

@@ -42,7 +42,7 @@ _Atomic bool gort__sigpanic_enabled; /* GORT_DEBUG=sigpanic=1, set at start */
 
 void gort__sigpanic(int sig, void *addr, void *pc);
 
-_Noreturn void gort__fatal_overflow(struct gort__g *g, int canary)
+static void overflow_line(struct gort__g *g, int canary)
 {
 	int fd = 2;
 	gort__ss_puts(fd, "fatal: coroutine ");
@@ -62,22 +62,30 @@ _Noreturn void gort__fatal_overflow(struct gort__g *g, int canary)
 	if (canary)
 		gort__ss_puts(fd, " (stack canary overwritten; found at a switch)");
 	gort__ss_puts(fd, "\n");
+}
+
+static void print_coroutine_trace(struct gort__g *g, uintptr_t pc, uintptr_t fp);
+
+_Noreturn void gort__fatal_overflow(struct gort__g *g, int canary)
+{
+	overflow_line(g, canary);
+	uintptr_t fp = (uintptr_t)__builtin_frame_address(0);
+	print_coroutine_trace(g, (uintptr_t)__builtin_return_address(0), fp);
 	abort();
 }
 
-/* A fatal signal in a coroutine's own code: print it as Go prints a fatal
- * signal, with the coroutine and a backtrace from the faulting frame.
- * Not async-signal-safe (dladdr, dprintf); the process is dying anyway. */
-static void report_signal(int sig, siginfo_t *si, struct gort__g *g, uintptr_t pc, uintptr_t fp)
+/* "coroutine N "name" [running]:", its spawn site and a backtrace walked
+ * from the faulting frame (pc, fp) within the coroutine's stack.  Not
+ * async-signal-safe (dladdr, dprintf): only used when the process dies. */
+static void print_coroutine_trace(struct gort__g *g, uintptr_t pc, uintptr_t fp)
 {
-	dprintf(2, "fatal: unexpected signal %s in coroutine %lld: addr=%p pc=%p\n",
-		sig == SIGFPE ? "SIGFPE" : sig == SIGBUS ? "SIGBUS" : "SIGSEGV", (long long)g->id,
-		si->si_addr, (void *)pc);
 	dprintf(2, "\ncoroutine %lld", (long long)g->id);
 	if (g->name[0])
 		dprintf(2, " \"%s\"", g->name);
 	dprintf(2, " [running]:\ncreated at %s:%d\n", g->spawn_file ? g->spawn_file : "?",
 		g->spawn_line);
+	if (!pc || !g->stack)
+		return;
 	void *frames[GORT_PANIC_FRAMES];
 	int n = 0;
 	frames[n++] = (void *)(pc + 1); /* printed as a return address */
@@ -93,6 +101,15 @@ static void report_signal(int sig, siginfo_t *si, struct gort__g *g, uintptr_t p
 		fp = next;
 	}
 	gort__print_frames(2, frames, n);
+}
+
+/* A fatal signal in a coroutine's own code, reported as Go reports one. */
+static void report_signal(int sig, siginfo_t *si, struct gort__g *g, uintptr_t pc, uintptr_t fp)
+{
+	dprintf(2, "fatal: unexpected signal %s in coroutine %lld: addr=%p pc=%p\n",
+		sig == SIGFPE ? "SIGFPE" : sig == SIGBUS ? "SIGBUS" : "SIGSEGV", (long long)g->id,
+		si->si_addr, (void *)pc);
+	print_coroutine_trace(g, pc, fp);
 	dprintf(2, "\n(run with GORT_DEBUG=sigpanic=1 to make this a recoverable panic)\n");
 }
 
@@ -132,8 +149,11 @@ GORT__NO_TSAN static void on_fault(int sig, siginfo_t *si, void *ucv)
 #endif
 		uintptr_t lo = (uintptr_t)s->lo, hi = lo + s->size;
 		bool sp_low = sp && sp < lo + 256 && sp >= lo - GORT__GUARD_SIZE - 64 * 1024;
-		if (gort__stack_in_guard(s, si->si_addr) || sp_low)
-			gort__fatal_overflow(g, 0);
+		if (gort__stack_in_guard(s, si->si_addr) || sp_low) {
+			overflow_line(g, 0); /* async-signal-safe, first */
+			print_coroutine_trace(g, pc, fp);
+			abort();
+		}
 		bool own_code = sp >= lo + 256 && sp < hi; /* the coroutine's own stack */
 		if (own_code && atomic_load_explicit(&gort__sigpanic_enabled, memory_order_relaxed)) {
 #if defined(__x86_64__)

@@ -9,14 +9,23 @@
  * few ns a frame (the panic-recover bar includes it).  On plain threads,
  * glibc's backtrace() (unwind tables).
  *
- * Print: "  #i 0xADDR function+0xOFF (module)" per frame, from dladdr:
- * exported and dynamic symbols are named (link programs with -rdynamic to
- * name their own functions); file:line needs a debugger or addr2line on
- * the printed module offset.
+ * Print: "  #i 0xADDR function+0xOFF\n        file:line" per frame.  With
+ * libdw (elfutils; GORT_HAVE_LIBDW, the default where its headers are
+ * installed) names come from each module's symbol table, static functions
+ * included, and file:line from its DWARF line table where debug info
+ * exists.  Without it, dladdr names exported symbols only.  The libdw
+ * session is made on first use, under a lock, and reports the process's
+ * modules as they are then (printing happens when a panic reaches a
+ * boundary or the process dies, not on the hot path).
  */
 #include <dlfcn.h>
 #include <execinfo.h>
 #include <stdio.h>
+#include <unistd.h>
+
+#ifdef GORT_HAVE_LIBDW
+#include <elfutils/libdwfl.h>
+#endif
 
 #include "panic.h"
 
@@ -50,17 +59,68 @@ __attribute__((noinline)) int gort__backtrace(void **frames, int max, int skip)
 	return n;
 }
 
+#ifdef GORT_HAVE_LIBDW
+static gort__lock dwfl_lock = GORT__LOCK_INIT;
+static Dwfl *dwfl;
+static char *debuginfo_path;
+static const Dwfl_Callbacks dwfl_cb = {
+	.find_elf = dwfl_linux_proc_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.debuginfo_path = &debuginfo_path,
+};
+
+/* Print one frame with libdw; false if it knows nothing about pc. */
+static bool print_frame_dw(int fd, int i, void *ret, uintptr_t pc)
+{
+	gort__lock_acquire(&dwfl_lock);
+	if (!dwfl) {
+		dwfl = dwfl_begin(&dwfl_cb);
+		if (dwfl && (dwfl_linux_proc_report(dwfl, getpid()) != 0 ||
+			     dwfl_report_end(dwfl, NULL, NULL) != 0)) {
+			dwfl_end(dwfl);
+			dwfl = NULL;
+		}
+	}
+	bool ok = false;
+	Dwfl_Module *mod = dwfl ? dwfl_addrmodule(dwfl, pc) : NULL;
+	if (mod) {
+		GElf_Sym sym;
+		GElf_Off off = 0;
+		const char *name = dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
+		const char *mname = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+		if (name)
+			dprintf(fd, "  #%d %p %s+0x%lx\n", i, ret, name, (unsigned long)off + 1);
+		else
+			dprintf(fd, "  #%d %p ?? (%s)\n", i, ret, mname ? mname : "?");
+		Dwfl_Line *line = dwfl_module_getsrc(mod, pc);
+		int lineno = 0;
+		const char *file = line ? dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
+		if (file)
+			dprintf(fd, "        %s:%d\n", file, lineno);
+		else if (mname)
+			dprintf(fd, "        (%s)\n", mname);
+		ok = true;
+	}
+	gort__lock_release(&dwfl_lock);
+	return ok;
+}
+#endif
+
 void gort__print_frames(int fd, void *const *frames, int n)
 {
 	for (int i = 0; i < n; i++) {
-		Dl_info di;
 		/* a return address points after the call: look up pc-1 */
-		void *pc = (char *)frames[i] - 1;
-		if (dladdr(pc, &di) && di.dli_sname) {
+		uintptr_t pc = (uintptr_t)frames[i] - 1;
+#ifdef GORT_HAVE_LIBDW
+		if (print_frame_dw(fd, i, frames[i], pc))
+			continue;
+#endif
+		Dl_info di;
+		if (dladdr((void *)pc, &di) && di.dli_sname) {
 			dprintf(fd, "  #%d %p %s+0x%lx (%s)\n", i, frames[i], di.dli_sname,
 				(unsigned long)((char *)frames[i] - (char *)di.dli_saddr),
 				di.dli_fname ? di.dli_fname : "?");
-		} else if (dladdr(pc, &di) && di.dli_fname) {
+		} else if (dladdr((void *)pc, &di) && di.dli_fname) {
 			dprintf(fd, "  #%d %p ?? (%s+0x%lx)\n", i, frames[i], di.dli_fname,
 				(unsigned long)((char *)frames[i] - (char *)di.dli_fbase));
 		} else {

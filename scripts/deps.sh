@@ -5,11 +5,12 @@
 #   libcriterion-dev      the test framework
 #   golang-go             the Go peers of the benchmark suite
 #   gnuplot-nox           benchmark plots
-#   pkg-config            used by the Makefile to find Criterion
+#   libdw-dev             symbolised panic backtraces (elfutils)
+#   pkg-config            used by the Makefile to find Criterion and libdw
 # Usage: scripts/deps.sh [--check]   (--check: list what is missing, exit 1 if any)
 set -eu
 
-PKGS="libboost-context-dev libcriterion-dev golang-go gnuplot-nox pkg-config make gcc"
+PKGS="libboost-context-dev libcriterion-dev libdw-dev golang-go gnuplot-nox pkg-config make gcc"
 
 missing=""
 for p in $PKGS; do
