@@ -32,6 +32,8 @@ enum {
 	YIELD_ROUNDS = 5000000, /* yield, yield-fp: yields per coroutine */
 	STEAL_TASKS = 20000,    /* steal: CPU-bound tasks */
 	IDLE_SLEEP_S = 2,       /* idle: seconds asleep */
+	PROTECT_OPS = 10000000, /* protect: gort_protect calls */
+	PANIC_OPS = 200000,     /* panic-recover: panics recovered */
 	/* calibrate: the spin loop is timed over CALIB_LOOPS iterations,
 	 * CALIB_RUNS times; the median is scaled to CALIB_TARGET_NS. */
 	CALIB_LOOPS = 1000000,
@@ -159,6 +161,74 @@ static int bench_yield_fp(void *arg)
 {
 	(void)arg;
 	return run_yield("yield-fp", 1);
+}
+
+/* ---------------------------------------------------- protect, panic-recover */
+
+/* protect: the cost of a protected region that does not panic, with one
+ * deferred call (Go: a function with a defer).  The deferred call counts
+ * itself, so the work cannot vanish. */
+static void protect_deferred(void *arg)
+{
+	(*(int64_t *)arg)++;
+}
+
+static void protect_fn(void *arg)
+{
+	if (gort_defer(protect_deferred, arg) != 0)
+		gort_panic("gort_bench: gort_defer failed");
+}
+
+static int bench_protect(void *arg)
+{
+	(void)arg;
+	int64_t deferred = 0, odd = 0;
+	int64_t t0 = now_ns();
+	for (int i = 0; i < PROTECT_OPS; i++)
+		odd += gort_protect(protect_fn, &deferred, NULL) != 0;
+	int64_t el = now_ns() - t0;
+	if (odd != 0 || deferred != PROTECT_OPS) {
+		fprintf(stderr, "gort_bench: protect: %" PRId64 " odd returns, %" PRId64
+				" of %d deferred calls ran\n", odd, deferred, PROTECT_OPS);
+		return 1;
+	}
+	result_f("protect", "ns_per_op", (double)el / PROTECT_OPS, 2, "ns");
+	return 0;
+}
+
+/* panic-recover: a protected function that panics, and its deferred call
+ * that recovers, so that gort_protect returns GORT_PANICKED to its caller
+ * one frame up (Go: a function that panics with a deferred recover).  The
+ * panic formats its message and captures a backtrace, as every gort panic
+ * does; Go's takes no backtrace until a panic goes unrecovered. */
+static void recover_deferred(void *arg)
+{
+	if (gort_recover() != NULL)
+		(*(int64_t *)arg)++;
+}
+
+static void panic_fn(void *arg)
+{
+	GORT_DEFER(recover_deferred, arg);
+	gort_panic("boom");
+}
+
+static int bench_panic_recover(void *arg)
+{
+	(void)arg;
+	int64_t recovered = 0, panicked = 0;
+	gort_panic_info info;
+	int64_t t0 = now_ns();
+	for (int i = 0; i < PANIC_OPS; i++)
+		panicked += gort_protect(panic_fn, &recovered, &info) == GORT_PANICKED;
+	int64_t el = now_ns() - t0;
+	if (panicked != PANIC_OPS || recovered != PANIC_OPS || strcmp(info.message, "boom") != 0) {
+		fprintf(stderr, "gort_bench: panic-recover: %" PRId64 " of %d panicked, %" PRId64
+				" recovered\n", panicked, PANIC_OPS, recovered);
+		return 1;
+	}
+	result_f("panic-recover", "ns_per_op", (double)el / PANIC_OPS, 2, "ns");
+	return 0;
 }
 
 /* ------------------------------------------------------------------ steal */
@@ -297,6 +367,8 @@ static const struct {
 	{"yield", bench_yield},
 	{"yield-fp", bench_yield_fp},
 	{"steal", bench_steal},
+	{"protect", bench_protect},
+	{"panic-recover", bench_panic_recover},
 	{"idle", NULL}, /* not a coroutine: see bench_idle */
 };
 
@@ -304,7 +376,7 @@ static _Noreturn void usage(void)
 {
 	fprintf(stderr, "usage: gort_bench <workload> <procs> [loops]\n"
 			"       gort_bench calibrate\n"
-			"workloads: spawn yield yield-fp steal idle\n");
+			"workloads: spawn yield yield-fp steal idle protect panic-recover\n");
 	exit(2);
 }
 

@@ -22,7 +22,7 @@
 set -u
 
 # name:procs-mode ("all": every procs in PROCS; "1": procs=1 only)
-WORKLOADS="spawn:all yield:1 yield-fp:1 steal:all idle:all"
+WORKLOADS="spawn:all yield:1 yield-fp:1 steal:all idle:all protect:1 panic-recover:1"
 
 die() {
 	echo "run.sh: $*" >&2

@@ -100,7 +100,7 @@ static void print_coroutine_trace(struct gort__g *g, uintptr_t pc, uintptr_t fp)
 			break;
 		fp = next;
 	}
-	gort__print_frames(2, frames, n);
+	gort__print_frames(2, frames, n, true);
 }
 
 /* A fatal signal in a coroutine's own code, reported as Go reports one. */

@@ -97,6 +97,7 @@ int gort__recover_spawn(struct gort__g *g, const gort_spawn_opts *opts)
 	x->ndefer = 0;
 	x->region = NULL;
 	x->panic = NULL;
+	x->in_handler = false;
 	x->on_panic = want ? opts->on_panic : NULL;
 	x->on_panic_ctx = want ? opts->on_panic_ctx : NULL;
 	return 0;
@@ -246,7 +247,7 @@ static void print_identity(int fd, const gort_panic_info *info)
 	} else {
 		dprintf(fd, "\nthread (not a coroutine) [running]:\n");
 	}
-	gort__print_frames(fd, info->frames, info->nframes);
+	gort__print_frames(fd, info->frames, info->nframes, false);
 }
 
 void gort_panic_print(int fd, const gort_panic_info *info)
@@ -266,6 +267,7 @@ static _Noreturn void end_coroutine(struct gort__g *g, struct gort__gx *x)
 	x->panic = NULL;
 	x->ndefer = 0;
 	x->region = NULL;
+	x->in_handler = false;
 #ifdef GORT__TSAN
 	(void)g;
 	longjmp(x->boundary, 1);
@@ -292,11 +294,14 @@ static _Noreturn void at_boundary(struct gort__g *g, struct gort__gx *x, struct 
 		ctx = policy_ctx;
 		gort__lock_release(&policy_lock);
 	}
-	if (!g)
-		pol = GORT_PANIC_ABORT; /* a plain thread cannot just end */
+	if (!g || x->in_handler)
+		pol = GORT_PANIC_ABORT; /* a plain thread cannot just end; a handler
+					 * that panics gave up */
 	p->running_defer = false;
 	if (pol == GORT_PANIC_HANDLER) {
+		x->in_handler = true;
 		h(&p->info, ctx); /* a recover in it finds nothing: running_defer is off */
+		x->in_handler = false;
 	} else {
 		print_chain(2, p);
 		print_identity(2, &p->info);

@@ -46,6 +46,7 @@ struct gort__gx {
 	struct gort__panic *panic;   /* innermost panic in flight */
 	gort_panic_handler on_panic; /* spawn option, NULL: runtime-wide policy */
 	void *on_panic_ctx;
+	bool in_handler;             /* a panic handler is running: a panic now aborts */
 #ifdef GORT__TSAN
 	jmp_buf boundary; /* how a panic-ended coroutine leaves (panic.c) */
 #endif
@@ -54,7 +55,9 @@ struct gort__gx {
 /* Capture up to max return addresses of the caller's stack (frame
  * pointers within the coroutine's stack; glibc's backtrace() elsewhere). */
 int gort__backtrace(void **frames, int max, int skip);
-/* Print "  #i 0x... function+0xoff (module)" lines for frames. */
-void gort__print_frames(int fd, void *const *frames, int n);
+/* Print "  #i 0x... function+0xoff" lines (and file:line) for frames;
+ * in_signal: from a signal handler (dladdr only). */
+void gort__print_frames(int fd, void *const *frames, int n, bool in_signal);
+
 
 #endif

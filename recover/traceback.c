@@ -14,9 +14,9 @@
  * installed) names come from each module's symbol table, static functions
  * included, and file:line from its DWARF line table where debug info
  * exists.  Without it, dladdr names exported symbols only.  The libdw
- * session is made on first use, under a lock, and reports the process's
- * modules as they are then (printing happens when a panic reaches a
- * boundary or the process dies, not on the hot path).
+ * session is made on first use and closed by gort_stop (printing happens
+ * when a panic reaches a boundary, not on the hot path).  From a signal handler (fatal faults)
+ * only dladdr is used: no allocation, little stack.
  */
 #include <dlfcn.h>
 #include <execinfo.h>
@@ -60,8 +60,6 @@ __attribute__((noinline)) int gort__backtrace(void **frames, int max, int skip)
 }
 
 #ifdef GORT_HAVE_LIBDW
-static gort__lock dwfl_lock = GORT__LOCK_INIT;
-static Dwfl *dwfl;
 static char *debuginfo_path;
 static const Dwfl_Callbacks dwfl_cb = {
 	.find_elf = dwfl_linux_proc_find_elf,
@@ -69,8 +67,14 @@ static const Dwfl_Callbacks dwfl_cb = {
 	.debuginfo_path = &debuginfo_path,
 };
 
-/* Print one frame with libdw; false if it knows nothing about pc. */
-static bool print_frame_dw(int fd, int i, void *ret, uintptr_t pc)
+/* One libdw session over the process's modules, made on first use (a few
+ * ms), kept for later traces, closed by gort_stop (gort__traceback_fini)
+ * so that nothing stays allocated after the runtime.  dwfl_lock guards it
+ * and every use. */
+static gort__lock dwfl_lock = GORT__LOCK_INIT;
+static Dwfl *dwfl;
+
+static Dwfl *dw_open(void)
 {
 	gort__lock_acquire(&dwfl_lock);
 	if (!dwfl) {
@@ -81,38 +85,69 @@ static bool print_frame_dw(int fd, int i, void *ret, uintptr_t pc)
 			dwfl = NULL;
 		}
 	}
-	bool ok = false;
-	Dwfl_Module *mod = dwfl ? dwfl_addrmodule(dwfl, pc) : NULL;
-	if (mod) {
-		GElf_Sym sym;
-		GElf_Off off = 0;
-		const char *name = dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
-		const char *mname = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-		if (name)
-			dprintf(fd, "  #%d %p %s+0x%lx\n", i, ret, name, (unsigned long)off + 1);
-		else
-			dprintf(fd, "  #%d %p ?? (%s)\n", i, ret, mname ? mname : "?");
-		Dwfl_Line *line = dwfl_module_getsrc(mod, pc);
-		int lineno = 0;
-		const char *file = line ? dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
-		if (file)
-			dprintf(fd, "        %s:%d\n", file, lineno);
-		else if (mname)
-			dprintf(fd, "        (%s)\n", mname);
-		ok = true;
-	}
+	return dwfl; /* with dwfl_lock held: dw_close releases it */
+}
+
+static void dw_close(void)
+{
 	gort__lock_release(&dwfl_lock);
-	return ok;
 }
 #endif
 
-void gort__print_frames(int fd, void *const *frames, int n)
+void gort__traceback_fini(void)
 {
+#ifdef GORT_HAVE_LIBDW
+	gort__lock_acquire(&dwfl_lock);
+	if (dwfl)
+		dwfl_end(dwfl);
+	dwfl = NULL;
+	gort__lock_release(&dwfl_lock);
+#endif
+}
+
+#ifdef GORT_HAVE_LIBDW
+
+/* Print one frame with libdw; false if it knows nothing about pc. */
+static bool print_frame_dw(Dwfl *d, int fd, int i, void *ret, uintptr_t pc)
+{
+	Dwfl_Module *mod = d ? dwfl_addrmodule(d, pc) : NULL;
+	if (!mod)
+		return false;
+	GElf_Sym sym;
+	GElf_Off off = 0;
+	const char *name = dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
+	const char *mname = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+	if (name)
+		dprintf(fd, "  #%d %p %s+0x%lx\n", i, ret, name, (unsigned long)off + 1);
+	else
+		dprintf(fd, "  #%d %p ?? (%s)\n", i, ret, mname ? mname : "?");
+	Dwfl_Line *line = dwfl_module_getsrc(mod, pc);
+	int lineno = 0;
+	const char *file = line ? dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
+	if (file)
+		dprintf(fd, "        %s:%d\n", file, lineno);
+	else if (mname)
+		dprintf(fd, "        (%s)\n", mname);
+	return true;
+}
+#endif
+
+void gort__print_frames(int fd, void *const *frames, int n, bool in_signal)
+{
+#ifdef GORT_HAVE_LIBDW
+	/* not from a signal handler: libdw allocates, reads files, and needs
+	 * more stack than a sigaltstack has */
+	Dwfl *d = NULL;
+	if (!in_signal)
+		d = dw_open();
+#else
+	(void)in_signal;
+#endif
 	for (int i = 0; i < n; i++) {
 		/* a return address points after the call: look up pc-1 */
 		uintptr_t pc = (uintptr_t)frames[i] - 1;
 #ifdef GORT_HAVE_LIBDW
-		if (print_frame_dw(fd, i, frames[i], pc))
+		if (print_frame_dw(d, fd, i, frames[i], pc))
 			continue;
 #endif
 		Dl_info di;
@@ -127,4 +162,8 @@ void gort__print_frames(int fd, void *const *frames, int n)
 			dprintf(fd, "  #%d %p ??\n", i, frames[i]);
 		}
 	}
+#ifdef GORT_HAVE_LIBDW
+	if (!in_signal)
+		dw_close();
+#endif
 }

@@ -313,5 +313,7 @@ void gort__recover_fn_returned(struct gort__g *g);
 /* Run fn(arg) as g's body inside its panic boundary. */
 void gort__recover_run_body(struct gort__g *g);
 void gort__recover_free(struct gort__g *g);
+/* Release the symboliser's cached state (gort_stop). */
+void gort__traceback_fini(void);
 
 #endif

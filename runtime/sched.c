@@ -1026,6 +1026,7 @@ int gort_stop(void)
 	gort__coro_fini();
 	free_ps(gort__sched.nprocs);
 	gort__stack_fini();
+	gort__traceback_fini();
 	sched_reset();
 	atomic_store(&gort__sched.running, false);
 	pthread_mutex_unlock(&lifecycle);

@@ -30,6 +30,8 @@ const (
 	yieldRounds = 5000000 // yield, yield-fp: yields per coroutine
 	stealTasks  = 20000   // steal: CPU-bound tasks
 	idleSleep   = 2 * time.Second
+	protectOps  = 10000000 // protect: calls of a function with a defer
+	panicOps    = 200000   // panic-recover: panics recovered
 	// calibration: the spin loop is timed over calibLoops iterations,
 	// calibRuns times, and the median is scaled to calibTargetNs.
 	calibLoops    = 1000000
@@ -117,6 +119,62 @@ func benchYield(name string, fp bool) error {
 	return nil
 }
 
+// ---------------------------------------------------------------- protect, panic-recover
+
+// deferSink is what protectOnce's deferred call counts, so it is really run.
+var deferSink int64
+
+// protectOnce is gort's protected region that does not panic: a function
+// with one deferred call.
+//
+//go:noinline
+func protectOnce() {
+	defer func() { deferSink++ }()
+}
+
+func benchProtect() error {
+	deferSink = 0
+	start := time.Now()
+	for i := 0; i < protectOps; i++ {
+		protectOnce()
+	}
+	el := time.Since(start)
+	if deferSink != protectOps {
+		return fmt.Errorf("protect: %d of %d deferred calls ran", deferSink, protectOps)
+	}
+	result("protect", "ns_per_op", fmtFloat(float64(el.Nanoseconds())/protectOps, 2), "ns")
+	return nil
+}
+
+// panicOnce panics; its deferred call recovers, and it returns to its
+// caller normally (gort_protect returning GORT_PANICKED).
+//
+//go:noinline
+func panicOnce() (recovered bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			recovered = true
+		}
+	}()
+	panic("boom")
+}
+
+func benchPanicRecover() error {
+	n := 0
+	start := time.Now()
+	for i := 0; i < panicOps; i++ {
+		if panicOnce() {
+			n++
+		}
+	}
+	el := time.Since(start)
+	if n != panicOps {
+		return fmt.Errorf("panic-recover: %d of %d recovered", n, panicOps)
+	}
+	result("panic-recover", "ns_per_op", fmtFloat(float64(el.Nanoseconds())/panicOps, 2), "ns")
+	return nil
+}
+
 // ---------------------------------------------------------------- steal
 
 // spin is the steal task's CPU-bound body: a latency-bound 64-bit LCG chain
@@ -186,7 +244,7 @@ func benchIdle() error {
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: go_bench <workload> <procs> [loops]\n"+
 		"       go_bench calibrate\n"+
-		"workloads: spawn yield yield-fp steal idle")
+		"workloads: spawn yield yield-fp steal idle protect panic-recover")
 	os.Exit(2)
 }
 
@@ -228,6 +286,10 @@ func main() {
 		err = benchSteal(loops)
 	case "idle":
 		err = benchIdle()
+	case "protect":
+		err = benchProtect()
+	case "panic-recover":
+		err = benchPanicRecover()
 	default:
 		fmt.Fprintf(os.Stderr, "go_bench: unknown workload %q\n", os.Args[1])
 		usage()

@@ -1,0 +1,203 @@
+/*
+ * test_examples.c — the panic examples (examples/panic_*.c) run as the
+ * programs they are: each built binary is run from $GORT_EXAMPLES_DIR
+ * (`make test` sets it to the build's examples folder and builds them
+ * first; the tests skip when it is unset) by fork and exec, with stdout and
+ * stderr captured apart, and its exit status and the lines that tell its
+ * story are checked.
+ */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct example_run {
+	const char *name;
+	int status;       /* from waitpid */
+	char out[65536];  /* stdout, NUL-terminated (cut if longer) */
+	char err[65536];  /* stderr, likewise */
+	char what[128];   /* the status in words */
+};
+
+static void slurp(FILE *f, char *buf, size_t size)
+{
+	rewind(f);
+	size_t n = fread(buf, 1, size - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+}
+
+/* Run $GORT_EXAMPLES_DIR/<name> with no arguments; fill *r. */
+static void run_example(const char *name, struct example_run *r)
+{
+	const char *dir = getenv("GORT_EXAMPLES_DIR");
+	if (dir == NULL || *dir == '\0')
+		cr_skip_test("GORT_EXAMPLES_DIR is not set (make test sets it)");
+	char path[4096];
+	int n = snprintf(path, sizeof path, "%s/%s", dir, name);
+	cr_assert(n > 0 && (size_t)n < sizeof path, "path too long");
+	cr_assert_eq(access(path, X_OK), 0, "%s: %s (make run-examples builds it)", path,
+		     strerror(errno));
+
+	FILE *out = tmpfile(), *err = tmpfile();
+	cr_assert(out != NULL && err != NULL, "tmpfile: %s", strerror(errno));
+	fflush(stdout);
+	fflush(stderr);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		if (dup2(fileno(out), 1) < 0 || dup2(fileno(err), 2) < 0)
+			_exit(120);
+		/* an example that aborts leaves no core file behind */
+		struct rlimit no_core = {0, 0};
+		setrlimit(RLIMIT_CORE, &no_core);
+		/* the examples take no GORT_ setting from the test's caller */
+		unsetenv("GORT_PROCS");
+		unsetenv("GORT_STACK_SIZE");
+		unsetenv("GORT_DEBUG");
+		alarm(25); /* kept across exec: a hung example dies before .timeout */
+		execl(path, name, (char *)NULL);
+		_exit(127);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		cr_assert_eq(errno, EINTR, "waitpid: %s", strerror(errno));
+	r->name = name;
+	r->status = st;
+	slurp(out, r->out, sizeof r->out);
+	slurp(err, r->err, sizeof r->err);
+	if (WIFEXITED(st))
+		snprintf(r->what, sizeof r->what, "exited with %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(r->what, sizeof r->what, "was killed by signal %d (%s)", WTERMSIG(st),
+			 strsignal(WTERMSIG(st)));
+	else
+		snprintf(r->what, sizeof r->what, "ended with status 0x%x", st);
+}
+
+#define assert_exit_ok(r)                                                                  \
+	cr_assert(WIFEXITED((r)->status) && WEXITSTATUS((r)->status) == 0,                 \
+		  "%s should exit 0 but %s\nstdout:\n%s\nstderr:\n%s", (r)->name, (r)->what, \
+		  (r)->out, (r)->err)
+
+#define assert_aborted(r)                                                                  \
+	cr_assert(WIFSIGNALED((r)->status) && WTERMSIG((r)->status) == SIGABRT,            \
+		  "%s should die by SIGABRT but %s\nstdout:\n%s\nstderr:\n%s", (r)->name,    \
+		  (r)->what, (r)->out, (r)->err)
+
+#define assert_has(r, stream, text)                                                        \
+	cr_assert(strstr((r)->stream, (text)) != NULL,                                     \
+		  "%s: " #stream " lacks \"%s\"\nstdout:\n%s\nstderr:\n%s", (r)->name, (text), \
+		  (r)->out, (r)->err)
+
+#define assert_lacks(r, stream, text)                                                      \
+	cr_assert(strstr((r)->stream, (text)) == NULL,                                     \
+		  "%s: " #stream " has \"%s\"\nstdout:\n%s\nstderr:\n%s", (r)->name, (text),  \
+		  (r)->out, (r)->err)
+
+/* Occurrences of text in s. */
+static int count_of(const char *s, const char *text)
+{
+	int n = 0;
+	for (const char *p = strstr(s, text); p != NULL; p = strstr(p + strlen(text), text))
+		n++;
+	return n;
+}
+
+/* Does s hold a line "coroutine <digits><tail>" (tail: ` "child" [running]:`)? */
+static int has_coroutine_line(const char *s, const char *tail)
+{
+	for (const char *p = strstr(s, "coroutine "); p != NULL; p = strstr(p + 1, "coroutine ")) {
+		if (p != s && p[-1] != '\n')
+			continue;
+		const char *q = p + strlen("coroutine ");
+		if (*q < '0' || *q > '9')
+			continue;
+		while (*q >= '0' && *q <= '9')
+			q++;
+		if (strncmp(q, tail, strlen(tail)) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The parent's recover does not catch the child's panic: Go's report for the
+ * child, then SIGABRT. */
+Test(examples, panic_parent_recover, .timeout = 30)
+{
+	static struct example_run r;
+	run_example("panic_parent_recover", &r);
+	assert_aborted(&r);
+	assert_has(&r, err, "panic: child: index 5 out of range [0, 3)\n");
+	assert_has(&r, err, "[running]:");
+	cr_assert(has_coroutine_line(r.err, " \"child\" [running]:"),
+		  "stderr lacks a line 'coroutine N \"child\" [running]:'\nstderr:\n%s", r.err);
+	/* the report comes once, from the child, and names where it was spawned */
+	cr_assert_eq(count_of(r.err, "panic: "), 1, "stderr:\n%s", r.err);
+	assert_has(&r, err, "panic_parent_recover.c:");
+	assert_has(&r, out, "parent: spawning a child under gort_protect\n");
+	assert_has(&r, out, "child: looking up index 5\n");
+	/* neither the parent's recover nor its gort_protect saw the panic */
+	assert_lacks(&r, out, "never");
+	assert_lacks(&r, err, "never");
+}
+
+/* The child is its own boundary: it recovers, the program exits 0. */
+Test(examples, panic_boundary, .timeout = 30)
+{
+	static struct example_run r;
+	run_example("panic_boundary", &r);
+	assert_exit_ok(&r);
+	assert_has(&r, out, "child: recovered \"child: index 5 out of range [0, 3)\" (coroutine ");
+	assert_has(&r, out, " \"child\")\n");
+	assert_has(&r, out, "parent: child finished; the program goes on\n");
+	assert_has(&r, out, "parent: gort_protect returned 0\n");
+	assert_lacks(&r, out, "never printed");
+	assert_lacks(&r, err, "panic:");
+}
+
+/* A per-coroutine panic handler: one report per panicking worker, with the
+ * stack, and the alert count; the other workers finish. */
+Test(examples, panic_handler, .timeout = 30)
+{
+	static struct example_run r;
+	run_example("panic_handler", &r);
+	assert_exit_ok(&r);
+	assert_has(&r, out, "workers: 9 spawned, 6 finished, 3 panicked\n");
+	assert_has(&r, out, "alerts: 3\n");
+	cr_assert_eq(count_of(r.err, "panic: worker "), 3, "want 3 reports; stderr:\n%s", r.err);
+	cr_assert_eq(count_of(r.err, ": corrupt record\n"), 3, "stderr:\n%s", r.err);
+	for (int n = 2; n < 9; n += 3) {
+		char line[64];
+		snprintf(line, sizeof line, "panic: worker %d: corrupt record\n", n);
+		assert_has(&r, err, line);
+	}
+	cr_assert_eq(count_of(r.err, "[running]:"), 3, "stderr:\n%s", r.err);
+	cr_assert(has_coroutine_line(r.err, " \"worker\" [running]:"),
+		  "stderr lacks a line 'coroutine N \"worker\" [running]:'\nstderr:\n%s", r.err);
+	assert_has(&r, err, "panic_handler.c:"); /* the spawn site */
+}
+
+/* Recover, log, re-panic with context; the outer region recovers that. */
+Test(examples, panic_repanic, .timeout = 30)
+{
+	static struct example_run r;
+	run_example("panic_repanic", &r);
+	assert_exit_ok(&r);
+	assert_has(&r, out, "log: request 7 failed: parse: unexpected '}' at offset 11\n");
+	assert_has(&r, out,
+		   "server: recovered \"request 7 (/upload): parse: unexpected '}' at offset 11\"\n");
+	/* the log line comes before the server's */
+	cr_assert(strstr(r.out, "log: request 7") < strstr(r.out, "server: recovered"),
+		  "stdout:\n%s", r.out);
+	assert_lacks(&r, out, "never printed");
+	assert_lacks(&r, err, "panic:");
+}
