@@ -56,6 +56,10 @@
 
 static __thread struct gort__gx plain_x; /* state of a plain thread */
 
+/* One report at a time: coroutines on several Ms may print at once, and a
+ * report must come out whole (lines of two reports never interleave). */
+static gort__lock print_lock = GORT__LOCK_INIT;
+
 /* runtime-wide policy, read under policy_lock at panic time only */
 static gort__lock policy_lock = GORT__LOCK_INIT;
 static gort_panic_policy policy = GORT_PANIC_ABORT;
@@ -254,8 +258,20 @@ void gort_panic_print(int fd, const gort_panic_info *info)
 {
 	if (!info)
 		return;
+	gort__lock_acquire(&print_lock);
 	dprintf(fd, "panic: %s\n", info->message);
 	print_identity(fd, info);
+	gort__lock_release(&print_lock);
+}
+
+static void print_report(const struct gort__panic *p, const char *tail)
+{
+	gort__lock_acquire(&print_lock);
+	print_chain(2, p);
+	print_identity(2, &p->info);
+	if (tail)
+		dprintf(2, "%s", tail);
+	gort__lock_release(&print_lock);
 }
 
 /* End the coroutine from inside a panic.  Normally by exiting right here
@@ -303,14 +319,15 @@ static _Noreturn void at_boundary(struct gort__g *g, struct gort__gx *x, struct 
 		h(&p->info, ctx); /* a recover in it finds nothing: running_defer is off */
 		x->in_handler = false;
 	} else {
-		print_chain(2, p);
-		print_identity(2, &p->info);
 		if (pol == GORT_PANIC_ABORT) {
+			print_report(p, NULL);
 			fflush(NULL);
 			abort();
 		}
-		dprintf(2, "coroutine %lld ended by its panic; the others run on\n\n",
-			(long long)p->info.coroutine);
+		char tail[96];
+		snprintf(tail, sizeof tail, "coroutine %lld ended by its panic; the others run on\n\n",
+			 (long long)p->info.coroutine);
+		print_report(p, tail);
 	}
 	end_coroutine(g, x);
 }
@@ -365,8 +382,7 @@ static _Noreturn void panic_start(struct gort__panic *p)
 		x->region = r->outer; /* abandoned: its frames are below us */
 	}
 	if (!g) {
-		print_chain(2, p);
-		print_identity(2, &p->info);
+		print_report(p, NULL);
 		fflush(NULL);
 		abort();
 	}
