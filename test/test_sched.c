@@ -599,7 +599,7 @@ PROCS_TEST(sched, errno_survives_yield_and_migration, 60)
 	run.yields = (int)scaled_min(400, 100);
 	rt_start(procs);
 	long migrations = 0;
-	int rounds = 0, max_rounds = 60;
+	int rounds = 0, max_rounds = 1000; /* stops at the first migration seen */
 	/* Keep going until some coroutine was seen to change threads (with
 	 * more than one P), at least 3 rounds. */
 	while (rounds < 3 || (procs > 1 && migrations == 0 && rounds < max_rounds)) {
