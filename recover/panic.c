@@ -156,6 +156,17 @@ static void run_defers(struct gort__gx *x, int base)
 /* Protected regions                                                   */
 /* ------------------------------------------------------------------ */
 
+/* A plain thread left its outermost region: free its defer array (a
+ * thread's state lives in TLS and has no other point where it ends). */
+static void plain_region_done(struct gort__gx *x)
+{
+	if (x == &plain_x && !x->region && x->defers) {
+		free(x->defers);
+		x->defers = NULL;
+		x->cap = 0;
+	}
+}
+
 int gort_protect(void (*fn)(void *), void *arg, gort_panic_info *out)
 {
 	if (!fn)
@@ -173,10 +184,11 @@ int gort_protect(void (*fn)(void *), void *arg, gort_panic_info *out)
 		fn(arg);
 		run_defers(x, r.defer_base);
 		x->region = r.outer;
+		plain_region_done(x);
 		return 0;
 	}
-	/* Landed from recovered_jump: x is the same (this coroutine's), and the
-	 * region was popped there. */
+	/* Landed from recovered_jump, which popped the region. */
+	plain_region_done(getx());
 	return GORT_PANICKED;
 }
 
