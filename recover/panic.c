@@ -187,9 +187,10 @@ int gort_protect(void (*fn)(void *), void *arg, gort_panic_info *out)
 		plain_region_done(x);
 		return 0;
 	}
-	/* Landed from recovered_jump, which popped the region. */
+	/* Landed from recovered_jump, which popped the region (the analyzer
+	 * cannot follow longjmp: r is no longer referenced). */
 	plain_region_done(getx());
-	return GORT_PANICKED;
+	return GORT_PANICKED; // NOLINT(clang-analyzer-core.StackAddressEscape)
 }
 
 void gort__recover_fn_returned(struct gort__g *g)
@@ -401,49 +402,53 @@ static _Noreturn void panic_start(struct gort__panic *p)
 	at_boundary(g, x, p);
 }
 
-static void vpanic(const char *fmt, va_list ap, void *value, bool runtime_error,
-		   const char *signal_line, int skip)
+/* A panic record in the caller's frame: zeroed, then the fields given. */
+static void panic_init(struct gort__panic *p, void *value, bool runtime_error,
+		       const char *signal_line)
 {
-	struct gort__panic p;
-	memset(&p.info, 0, sizeof p.info);
-	if (fmt)
-		vsnprintf(p.info.message, sizeof p.info.message, fmt, ap);
-	else
-		snprintf(p.info.message, sizeof p.info.message, "(value %p)", value);
-	p.info.value = value;
-	p.info.runtime_error = runtime_error;
-	p.info.nframes = gort__backtrace(p.info.frames, GORT_PANIC_FRAMES, skip);
-	p.signal_line = signal_line;
-	panic_start(&p);
+	memset(&p->info, 0, sizeof p->info);
+	p->info.value = value;
+	p->info.runtime_error = runtime_error;
+	p->signal_line = signal_line;
+}
+
+/* Capture the backtrace (skipping the runtime's own frames) and raise. */
+static _Noreturn void raise_panic(struct gort__panic *p, int skip)
+{
+	p->info.nframes = gort__backtrace(p->info.frames, GORT_PANIC_FRAMES, skip);
+	panic_start(p);
 }
 
 static void panicf(bool runtime_error, const char *signal_line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4), noreturn));
 static void panicf(bool runtime_error, const char *signal_line, const char *fmt, ...)
 {
+	struct gort__panic p;
+	panic_init(&p, NULL, runtime_error, signal_line);
 	va_list ap;
 	va_start(ap, fmt);
-	vpanic(fmt, ap, NULL, runtime_error, signal_line, 2);
+	vsnprintf(p.info.message, sizeof p.info.message, fmt, ap);
 	va_end(ap);
-	__builtin_unreachable();
+	raise_panic(&p, 2);
 }
 
 void gort_panic(const char *fmt, ...)
 {
+	struct gort__panic p;
+	panic_init(&p, NULL, false, NULL);
 	va_list ap;
 	va_start(ap, fmt);
-	vpanic(fmt, ap, NULL, false, NULL, 1);
+	vsnprintf(p.info.message, sizeof p.info.message, fmt, ap);
 	va_end(ap);
-	__builtin_unreachable();
+	raise_panic(&p, 1);
 }
 
 void gort_panic_value(void *value)
 {
-	va_list none;
-	/* vpanic does not read the list when fmt is NULL */
-	memset(&none, 0, sizeof none);
-	vpanic(NULL, none, value, false, NULL, 1);
-	__builtin_unreachable();
+	struct gort__panic p;
+	panic_init(&p, value, false, NULL);
+	snprintf(p.info.message, sizeof p.info.message, "(value %p)", value);
+	raise_panic(&p, 1);
 }
 
 _Noreturn void gort__panic_msg(const char *msg)
