@@ -30,7 +30,7 @@ comma := ,
 VERSION := 0.1.0
 SOVERSION := 0
 
-SRCS := $(wildcard runtime/*.c runtime/sync/*.c recover/*.c)
+SRCS := $(wildcard runtime/*.c runtime/sync/*.c recover/*.c channel/*.c)
 OBJS := $(SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_SRCS := $(wildcard test/*.c)
 
@@ -62,7 +62,7 @@ all: $(BUILD)/libgort.a $(BUILD)/libgort.so $(BUILD)/gort.pc
 deps:
 	@sh scripts/deps.sh
 
-$(BUILD)/obj/%.o: %.c $(wildcard include/*.h runtime/*.h) Makefile
+$(BUILD)/obj/%.o: %.c $(wildcard include/*.h runtime/*.h runtime/sync/*.h recover/*.h channel/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 

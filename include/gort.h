@@ -242,6 +242,71 @@ GORT_API void gort_wg_wait_at(gort_wg *wg, const char *file, int line);
 #define gort_wg_wait(wg) gort_wg_wait_at((wg), __FILE__, __LINE__)
 
 /* ------------------------------------------------------------------------ */
+/* Channels and select (channel/; Go's semantics)                            */
+/* ------------------------------------------------------------------------ */
+
+/* A channel of fixed-size elements.  Reference-counted: gort_chan_make
+ * returns one reference; every holder releases its own.  A NULL channel is
+ * Go's nil channel: sending or receiving on it blocks forever, closing it
+ * panics, and a select never chooses its case. */
+typedef struct gort_chan gort_chan;
+
+/* A channel of elements of elem_size bytes (0: a signal-only channel) with
+ * a buffer of cap elements (0: unbuffered; a send waits for its receiver).
+ * NULL if memory is short.  Never blocks. */
+GORT_API gort_chan *gort_chan_make(size_t elem_size, size_t cap);
+/* Take and drop references.  The channel is freed when the last is
+ * dropped, never while a coroutine waits on it. */
+GORT_API gort_chan *gort_chan_retain(gort_chan *c);
+GORT_API void gort_chan_release(gort_chan *c);
+
+/* Send *elem (elem_size bytes copied).  Blocks until a receiver takes it or
+ * there is room in the buffer.  Panics ("send on closed channel") if the
+ * channel is closed, also when it is closed while the sender waits.
+ * Returns 0. */
+GORT_API int gort_chan_send_at(gort_chan *c, const void *elem, const char *file, int line);
+#define gort_chan_send(c, elem) gort_chan_send_at((c), (elem), __FILE__, __LINE__)
+
+/* Receive into *elem (may be NULL to drop the value).  Blocks until a value
+ * is there or the channel is closed and drained; then *elem is zeroed and
+ * *ok (if ok != NULL) is false.  Returns 0. */
+GORT_API int gort_chan_recv_at(gort_chan *c, void *elem, bool *ok, const char *file, int line);
+#define gort_chan_recv(c, elem, ok) gort_chan_recv_at((c), (elem), (ok), __FILE__, __LINE__)
+
+/* Non-blocking forms: 0 if done, -EAGAIN if it would block.  try_send on a
+ * closed channel panics, as send does. */
+GORT_API int gort_chan_try_send(gort_chan *c, const void *elem);
+GORT_API int gort_chan_try_recv(gort_chan *c, void *elem, bool *ok);
+
+/* Close: every waiting receiver gets the zero value and ok = false, every
+ * waiting sender panics; buffered values can still be received.  Panics on
+ * a closed or NULL channel. */
+GORT_API void gort_chan_close(gort_chan *c);
+
+/* Elements buffered now, and the buffer's size.  0 for NULL. */
+GORT_API size_t gort_chan_len(gort_chan *c);
+GORT_API size_t gort_chan_cap(gort_chan *c);
+
+/* One case of a select. */
+enum { GORT_RECV = 0, GORT_SEND = 1 };
+typedef struct gort_case {
+	gort_chan *chan; /* NULL: never chosen */
+	int dir;         /* GORT_RECV or GORT_SEND */
+	void *elem;      /* value to send, or where to receive (may be NULL) */
+	bool ok;         /* out, for a receive: false if the channel was closed */
+} gort_case;
+
+/*
+ * Wait until one of the n cases can proceed and do it; returns its index.
+ * When several are ready, one is chosen uniformly at random.  nonblocking:
+ * return -EAGAIN at once if none is ready (Go's default case).  A select with
+ * no cases (or only NULL channels) and !nonblocking blocks forever.  A send
+ * case on a closed channel panics when chosen.  Blocks.
+ */
+GORT_API int gort_select_at(gort_case *cases, size_t n, bool nonblocking, const char *file, int line);
+#define gort_select(cases, n, nonblocking) gort_select_at((cases), (n), (nonblocking), __FILE__, __LINE__)
+
+/* ------------------------------------------------------------------------ */
 /* Errors and panics                                                         */
 /* ------------------------------------------------------------------------ */
 

@@ -31,6 +31,18 @@ const char *gort__wait_reason_name(int r)
 	switch (r) {
 	case GORT__WR_WAITGROUP:
 		return "waitgroup wait";
+	case GORT__WR_CHAN_SEND:
+		return "chan send";
+	case GORT__WR_CHAN_RECV:
+		return "chan receive";
+	case GORT__WR_CHAN_SEND_NIL:
+		return "chan send (nil chan)";
+	case GORT__WR_CHAN_RECV_NIL:
+		return "chan receive (nil chan)";
+	case GORT__WR_SELECT:
+		return "select";
+	case GORT__WR_SELECT_EMPTY:
+		return "select (no cases)";
 	default:
 		return "";
 	}

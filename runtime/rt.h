@@ -63,6 +63,12 @@ enum gort__gstate {
 enum gort__wait_reason {
 	GORT__WR_NONE = 0,
 	GORT__WR_WAITGROUP,
+	GORT__WR_CHAN_SEND,
+	GORT__WR_CHAN_RECV,
+	GORT__WR_CHAN_SEND_NIL,
+	GORT__WR_CHAN_RECV_NIL,
+	GORT__WR_SELECT,
+	GORT__WR_SELECT_EMPTY,
 	GORT__WR_COUNT_
 };
 const char *gort__wait_reason_name(int r);

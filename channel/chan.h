@@ -1,0 +1,104 @@
+/*
+ * chan.h — channel internals shared by chan.c and select.c.
+ *
+ * A channel (struct gort_chan) is a lock, a ring buffer of cap elements,
+ * and two FIFO queues of waiting operations (sudogs): receivers and
+ * senders.  Everything but refs is guarded by lock.
+ *
+ * A sudog is one blocked operation of one waiter: it sits on one channel's
+ * queue and says where the value comes from or goes.  A plain send or
+ * receive has one; a select has one per case, all pointing at one shared
+ * struct gort__sel.  A waker that dequeues a select's sudog must win the
+ * select first (CAS sel->done 0 -> 1): if another channel already woke
+ * that select, the sudog is stale and skipped (the select removes its
+ * stale sudogs itself once it runs again).
+ *
+ * Waking: the waker finishes the transfer (copies the value into or out of
+ * the sudog's elem) and sets success under the channel lock, releases the
+ * lock, and only then wakes the waiter.  Nothing of the sudog is read after
+ * the wake: it lives on the waiter's stack.
+ */
+#ifndef GORT_CHANNEL_CHAN_H
+#define GORT_CHANNEL_CHAN_H
+
+#include <string.h>
+
+#include "../runtime/park.h"
+
+struct gort__sel {
+	_Atomic uint32_t done;        /* (a) 0 -> 1 by the one waker that wins (acq_rel) */
+	int winner;                   /* case index, written by the winner before the wake */
+	struct gort__waiter waiter;   /* the one thing to wake */
+};
+
+struct gort__sudog {
+	struct gort__sudog *next, *prev; /* (l) on one channel's queue */
+	struct gort__waiter *wake;       /* what to wake (own waiter, or the select's) */
+	struct gort__waiter own;         /* for plain sends/receives */
+	struct gort__sel *sel;           /* NULL unless part of a select */
+	int caseidx;
+	void *elem;                      /* value to send / where to receive (may be NULL) */
+	bool success;                    /* (l) true: a value moved; false: the channel closed */
+	bool queued;                     /* (l) still on its channel's queue */
+};
+
+struct gort__sudogq {
+	struct gort__sudog *head, *tail;
+};
+
+struct gort_chan {
+	gort__lock lock;
+	_Atomic int32_t refs;      /* (a) acq_rel; freed at zero */
+	size_t elemsize;           /* (i) */
+	size_t cap;                /* (i) */
+	size_t count;              /* (l) elements in buf */
+	size_t sendx, recvx;       /* (l) ring indices */
+	bool closed;               /* (l) */
+	struct gort__sudogq recvq; /* (l) */
+	struct gort__sudogq sendq; /* (l) */
+	char *buf;                 /* (i) cap * elemsize bytes after the struct */
+};
+
+void gort__sudogq_push(struct gort__sudogq *q, struct gort__sudog *s);
+void gort__sudogq_remove(struct gort__sudogq *q, struct gort__sudog *s);
+/* Pop the first sudog that may be woken (a select's only if it wins that
+ * select).  Lock held. */
+struct gort__sudog *gort__sudogq_take(struct gort__sudogq *q);
+
+/* The transfers, with the channel locked and a ready counterpart. */
+void gort__chan_do_send(struct gort_chan *c, struct gort__sudog *r, const void *elem);
+void gort__chan_do_recv(struct gort_chan *c, struct gort__sudog *s, void *elem);
+/* Wake a sudog that a transfer or close completed (after unlocking). */
+void gort__sudog_wake(struct gort__sudog *s);
+
+static inline void gort__chan_zero(const struct gort_chan *c, void *elem)
+{
+	if (elem && c->elemsize)
+		memset(elem, 0, c->elemsize);
+}
+
+static inline void gort__chan_copy(const struct gort_chan *c, void *dst, const void *src)
+{
+	if (c->elemsize && dst)
+		memcpy(dst, src, c->elemsize);
+}
+
+/* Buffer operations; lock held, room / an element there. */
+static inline void gort__chan_buf_put(struct gort_chan *c, const void *elem)
+{
+	gort__chan_copy(c, c->buf + c->sendx * c->elemsize, elem);
+	c->sendx = (c->sendx + 1) % c->cap;
+	c->count++;
+}
+
+static inline void gort__chan_buf_get(struct gort_chan *c, void *elem)
+{
+	gort__chan_copy(c, elem, c->buf + c->recvx * c->elemsize);
+	c->recvx = (c->recvx + 1) % c->cap;
+	c->count--;
+}
+
+/* Block forever (a nil channel, an empty select). */
+_Noreturn void gort__block_forever(int reason, const char *file, int line);
+
+#endif

@@ -1,0 +1,225 @@
+/*
+ * select.c — Go's select over any number of send and receive cases.
+ *
+ * 1. Poll order: a uniformly random permutation of the cases
+ *    (Fisher-Yates), so that among ready cases each is chosen with equal
+ *    probability (a random start followed by a scan would favour the case
+ *    after a run of unready ones).
+ * 2. Lock order: the distinct channels sorted by address; every select
+ *    locks in that order, so two selects over the same channels cannot
+ *    deadlock.
+ * 3. With every channel locked, take the first ready case in poll order.
+ *    Nothing ready and a default: unlock, -EAGAIN.
+ * 4. Else queue one sudog per case, all pointing at one struct gort__sel,
+ *    and park; the unlock callback releases every channel once the
+ *    coroutine is off its stack.  The first waker to CAS sel.done wins,
+ *    completes its transfer, records the case, and wakes the select.
+ * 5. Woken: lock all again, dequeue the losing sudogs, unlock.
+ * No coroutine is readied while a channel lock is held.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "chan.h"
+
+#define SMALL 16
+
+static __thread uint64_t sel_rand;
+
+static uint32_t rand32(void)
+{
+	uint64_t x = sel_rand;
+	if (!x)
+		x = (uint64_t)gort__nanotime() ^ (uint64_t)(uintptr_t)&sel_rand ^ 0x9E3779B97F4A7C15ull;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	sel_rand = x;
+	return (uint32_t)(x >> 32);
+}
+
+struct selock {
+	gort_case *cases;
+	size_t *order; /* case indices with a channel, sorted by channel address */
+	size_t n;
+};
+
+static void sel_lock(const struct selock *l)
+{
+	for (size_t k = 0; k < l->n; k++) {
+		gort_chan *c = l->cases[l->order[k]].chan;
+		if (k == 0 || c != l->cases[l->order[k - 1]].chan)
+			gort__lock_acquire(&c->lock);
+	}
+}
+
+static void sel_unlock(const struct selock *l)
+{
+	for (size_t k = l->n; k-- > 0;) {
+		gort_chan *c = l->cases[l->order[k]].chan;
+		if (k == 0 || c != l->cases[l->order[k - 1]].chan)
+			gort__lock_release(&c->lock);
+	}
+}
+
+static bool sel_unlock_cb(void *arg)
+{
+	sel_unlock(arg);
+	return true;
+}
+
+/* Try case i with every channel locked: true if it proceeded (then the
+ * locks are released and any counterpart woken). */
+static bool try_case(const struct selock *l, gort_case *cs, size_t i)
+{
+	gort_chan *c = cs[i].chan;
+	struct gort__sudog *peer;
+	if (cs[i].dir == GORT_SEND) {
+		if (c->closed) {
+			sel_unlock(l);
+			gort__panic_msg("send on closed channel");
+		}
+		if ((peer = gort__sudogq_take(&c->recvq))) {
+			gort__chan_do_send(c, peer, cs[i].elem);
+			sel_unlock(l);
+			gort__sudog_wake(peer);
+			return true;
+		}
+		if (c->count < c->cap) {
+			gort__chan_buf_put(c, cs[i].elem);
+			sel_unlock(l);
+			return true;
+		}
+		return false;
+	}
+	if ((peer = gort__sudogq_take(&c->sendq))) {
+		gort__chan_do_recv(c, peer, cs[i].elem);
+		sel_unlock(l);
+		gort__sudog_wake(peer);
+		cs[i].ok = true;
+		return true;
+	}
+	if (c->count > 0) {
+		gort__chan_buf_get(c, cs[i].elem);
+		sel_unlock(l);
+		cs[i].ok = true;
+		return true;
+	}
+	if (c->closed) {
+		sel_unlock(l);
+		gort__chan_zero(c, cs[i].elem);
+		cs[i].ok = false;
+		return true;
+	}
+	return false;
+}
+
+int gort_select_at(gort_case *cs, size_t n, bool nonblocking, const char *file, int line)
+{
+	size_t pollbuf[SMALL], orderbuf[SMALL];
+	struct gort__sudog sgbuf[SMALL];
+	size_t *poll = pollbuf, *order = orderbuf;
+	struct gort__sudog *sg = sgbuf;
+	if (n > SMALL) {
+		poll = malloc(n * sizeof *poll);
+		order = malloc(n * sizeof *order);
+		sg = malloc(n * sizeof *sg);
+		if (!poll || !order || !sg)
+			gort__fatal("out of memory: select over %zu cases", n);
+	}
+	int ret = -EAGAIN;
+	/* 1. random permutation */
+	for (size_t i = 0; i < n; i++)
+		poll[i] = i;
+	for (size_t i = n; i > 1; i--) {
+		size_t j = rand32() % i;
+		size_t t = poll[i - 1];
+		poll[i - 1] = poll[j];
+		poll[j] = t;
+	}
+	/* 2. lock order: insertion sort by channel address (n is small) */
+	size_t nl = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!cs[i].chan)
+			continue;
+		size_t k = nl++;
+		while (k > 0 && (uintptr_t)cs[order[k - 1]].chan > (uintptr_t)cs[i].chan) {
+			order[k] = order[k - 1];
+			k--;
+		}
+		order[k] = i;
+	}
+	struct selock l = {.cases = cs, .order = order, .n = nl};
+	if (nl == 0) {
+		if (!nonblocking)
+			gort__block_forever(GORT__WR_SELECT_EMPTY, file, line);
+		goto out;
+	}
+	/* 3. a ready case */
+	sel_lock(&l);
+	for (size_t k = 0; k < n; k++) {
+		size_t i = poll[k];
+		if (cs[i].chan && try_case(&l, cs, i)) {
+			ret = (int)i;
+			goto out;
+		}
+	}
+	if (nonblocking) {
+		sel_unlock(&l);
+		goto out;
+	}
+	/* 4. queue on every case and park */
+	struct gort__sel sel;
+	atomic_init(&sel.done, 0);
+	sel.winner = -1;
+	gort__waiter_init(&sel.waiter);
+	for (size_t k = 0; k < nl; k++) {
+		size_t i = order[k];
+		struct gort__sudog *s = &sg[i];
+		memset(s, 0, sizeof *s);
+		s->wake = &sel.waiter;
+		s->sel = &sel;
+		s->caseidx = (int)i;
+		s->elem = cs[i].elem;
+		gort_chan_retain(cs[i].chan);
+		gort__sudogq_push(cs[i].dir == GORT_SEND ? &cs[i].chan->sendq : &cs[i].chan->recvq, s);
+	}
+	if (sel.waiter.g) {
+		gort__park(sel_unlock_cb, &l, GORT__WR_SELECT, file, line);
+	} else {
+		sel_unlock(&l);
+		gort__note_sleep(&sel.waiter.note);
+	}
+	/* 5. woken: drop the losers */
+	sel_lock(&l);
+	for (size_t k = 0; k < nl; k++) {
+		size_t i = order[k];
+		gort__sudogq_remove(cs[i].dir == GORT_SEND ? &cs[i].chan->sendq : &cs[i].chan->recvq,
+				    &sg[i]);
+	}
+	sel_unlock(&l);
+	int w = sel.winner;
+	bool success = sg[w].success;
+	for (size_t k = 0; k < nl; k++)
+		gort_chan_release(cs[order[k]].chan);
+	if (cs[w].dir == GORT_SEND) {
+		if (!success) {
+			if (n > SMALL) {
+				free(poll);
+				free(order);
+				free(sg);
+			}
+			gort__panic_msg("send on closed channel");
+		}
+	} else {
+		cs[w].ok = success;
+	}
+	ret = w;
+out:
+	if (n > SMALL) {
+		free(poll);
+		free(order);
+		free(sg);
+	}
+	return ret;
+}
