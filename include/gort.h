@@ -202,6 +202,7 @@ typedef struct gort_stats {
 	uint64_t global_takes;  /* coroutines taken from the global queue */
 	uint64_t global_puts;   /* coroutines put on the global queue */
 	uint64_t wakeups;       /* idle Ms woken or started to run a P */
+	uint64_t timers_fired;  /* timer callbacks run (sleeps, timers, tickers, deadlines) */
 	int procs;              /* number of Ps */
 	int threads;            /* Ms (OS threads) created */
 	int idle_procs;         /* Ps without an M right now */
@@ -305,6 +306,51 @@ typedef struct gort_case {
  */
 GORT_API int gort_select_at(gort_case *cases, size_t n, bool nonblocking, const char *file, int line);
 #define gort_select(cases, n, nonblocking) gort_select_at((cases), (n), (nonblocking), __FILE__, __LINE__)
+
+/* ------------------------------------------------------------------------ */
+/* Time: sleep, timers, tickers, deadlines (runtime/timer.c)                 */
+/* ------------------------------------------------------------------------ */
+
+/* The monotonic clock gort's deadlines use (CLOCK_MONOTONIC), in ns. */
+GORT_API int64_t gort_now(void);
+
+/* Sleep for ns nanoseconds (<= 0: just yield).  A coroutine parks on a
+ * timer; a plain thread sleeps.  Returns 0, or -ENOMEM.  Blocks. */
+GORT_API int gort_sleep_at(int64_t ns, const char *file, int line);
+#define gort_sleep(ns) gort_sleep_at((ns), __FILE__, __LINE__)
+
+/* A timer or ticker whose channel (elements: int64_t, the gort_now() of the
+ * firing; capacity 1) receives a value when it fires.  A ticker that finds
+ * its channel full drops that tick (Go's behaviour).  Not thread-safe
+ * against itself: one owner stops, resets and frees it. */
+typedef struct gort_timer gort_timer;
+/* Fire once after ns.  NULL if memory is short or the runtime is not
+ * running. */
+GORT_API gort_timer *gort_timer_new(int64_t ns);
+/* Fire every period_ns (> 0).  NULL as above, or if period_ns <= 0. */
+GORT_API gort_timer *gort_ticker_new(int64_t period_ns);
+/* Its channel (a borrowed reference, valid until gort_timer_free). */
+GORT_API gort_chan *gort_timer_chan(gort_timer *t);
+/* Stop it: true if it was armed (so it will not fire), false if it had
+ * already fired (a timer) or was stopped.  Afterwards its channel holds no
+ * value from before the stop (Go 1.23's guarantee). */
+GORT_API bool gort_timer_stop(gort_timer *t);
+/* Re-arm to fire after ns (a ticker: every ns), dropping any value from
+ * before.  Returns what gort_timer_stop would have. */
+GORT_API bool gort_timer_reset(gort_timer *t, int64_t ns);
+/* Stop and free it (and its channel reference). */
+GORT_API void gort_timer_free(gort_timer *t);
+/* A channel that receives one int64_t after ns; release it when done.
+ * NULL if memory is short or the runtime is not running. */
+GORT_API gort_chan *gort_after(int64_t ns);
+
+/* Deadline variants (deadline: absolute gort_now() ns): as the plain forms,
+ * or -ETIMEDOUT once the deadline passes with the operation not done (no
+ * value was taken or given).  A deadline already past means "only if ready
+ * now". */
+GORT_API int gort_chan_send_until(gort_chan *c, const void *elem, int64_t deadline);
+GORT_API int gort_chan_recv_until(gort_chan *c, void *elem, bool *ok, int64_t deadline);
+GORT_API int gort_select_until(gort_case *cases, size_t n, int64_t deadline);
 
 /* ------------------------------------------------------------------------ */
 /* Errors and panics                                                         */

@@ -43,6 +43,8 @@ const char *gort__wait_reason_name(int r)
 		return "select";
 	case GORT__WR_SELECT_EMPTY:
 		return "select (no cases)";
+	case GORT__WR_SLEEP:
+		return "sleep";
 	default:
 		return "";
 	}

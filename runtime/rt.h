@@ -69,6 +69,7 @@ enum gort__wait_reason {
 	GORT__WR_CHAN_RECV_NIL,
 	GORT__WR_SELECT,
 	GORT__WR_SELECT_EMPTY,
+	GORT__WR_SLEEP,
 	GORT__WR_COUNT_
 };
 const char *gort__wait_reason_name(int r);
@@ -133,12 +134,23 @@ struct gort__g {
 _Static_assert(__builtin_offsetof(struct gort__g, id) == GORT__CACHELINE,
 	       "the run path of struct gort__g must fill exactly its first cache line");
 
+struct gort__timer;
+/* One P's heap.  lock guards everything; when0 mirrors the earliest
+ * deadline (0: empty) for lock-free peeks (relaxed; a stale peek only
+ * delays the check to the next schedule or idle wakeup). */
+struct gort__theap {
+	gort__lock lock;
+	struct gort__timer **t;
+	int n, cap;
+	_Atomic int64_t when0;
+};
+
 #define GORT__RUNQ_SIZE 256
 
 /* Per-P counters (r): written by the P's owner only. */
 struct gort__pstats {
 	_Atomic uint64_t spawns, exits, runs, switches, yields, parks, steals, stolen, global_takes,
-		global_puts;
+		global_puts, timers_fired;
 };
 
 struct gort__p {
@@ -156,6 +168,7 @@ struct gort__p {
 	struct gort__stack_cache stacks;
 	int64_t idnext, idend;       /* batch of ids reserved from the global counter */
 	struct gort__pstats st;      /* (r) */
+	struct gort__theap timers;   /* its own lock (timer.c); any M may run it */
 
 	/* The run queue: a ring that only the owner pushes to (at tail) and
 	 * that the owner and thieves pop from (at head, by CAS).
@@ -212,6 +225,7 @@ struct gort__m {
 	struct gort__swrec sw;       /* (o) */
 	gort__note park;             /* (a) idle Ms sleep here */
 	struct gort__m *link;        /* (s) idle list */
+	bool idle;                   /* (s) on the idle list */
 	struct gort__m *alllink;     /* (s) list of all Ms */
 	uint64_t rand;               /* (o) */
 	void *altstack;              /* (o) sigaltstack memory */

@@ -89,6 +89,7 @@
 #include <time.h>
 
 #include "rt.h"
+#include "timer.h"
 
 struct gort__sched gort__sched;
 __thread struct gort__m *gort__tls_m __attribute__((tls_model("initial-exec")));
@@ -449,6 +450,7 @@ static void startm(struct gort__p *p, bool spinning)
 	if (nm) {
 		gort__sched.midle = nm->link;
 		gort__sched.nmidle--;
+		nm->idle = false;
 		nm->spinning = spinning;
 		nm->nextp = p;
 		gort__lock_release(&gort__sched.lock);
@@ -502,24 +504,82 @@ static void reset_spinning(struct gort__m *m)
 	wakep();
 }
 
-/* Sleep until startm hands this M a P, or the runtime stops. */
+/* Sleep until startm hands this M a P, or the runtime stops.  While timers
+ * are armed anywhere, sleep only until the earliest; on that timeout (or
+ * when gort__timer_kick wakes it because an earlier timer was armed) take
+ * an idle P, if any, and return so findrunnable runs the due timers. */
 static void stopm(struct gort__m *m)
 {
-	gort__lock_acquire(&gort__sched.lock);
-	if (stopping()) {
+	for (;;) {
+		gort__lock_acquire(&gort__sched.lock);
+		if (stopping()) {
+			gort__lock_release(&gort__sched.lock);
+			return;
+		}
+		m->link = gort__sched.midle;
+		gort__sched.midle = m;
+		gort__sched.nmidle++;
+		m->idle = true;
 		gort__lock_release(&gort__sched.lock);
-		return;
+		int64_t deadline = gort__timers_earliest();
+		bool woken = deadline ? gort__note_sleep_until(&m->park, deadline)
+				      : (gort__note_sleep(&m->park), true);
+		if (!woken) {
+			/* timed out: leave the idle list, unless someone just took
+			 * us off it to hand us a P (their wake is on its way) */
+			gort__lock_acquire(&gort__sched.lock);
+			if (m->idle) {
+				struct gort__m **pp = &gort__sched.midle;
+				while (*pp != m)
+					pp = &(*pp)->link;
+				*pp = m->link;
+				gort__sched.nmidle--;
+				m->idle = false;
+				gort__lock_release(&gort__sched.lock);
+			} else {
+				gort__lock_release(&gort__sched.lock);
+				gort__note_sleep(&m->park);
+				woken = true;
+			}
+		}
+		if (woken)
+			gort__note_clear(&m->park);
+		if (m->nextp) {
+			acquirep(m, m->nextp);
+			m->nextp = NULL;
+			return;
+		}
+		if (stopping())
+			return;
+		/* a timer is due (or an earlier one was armed): run them if a P
+		 * is free; else the busy Ps run them at their next schedule */
+		gort__lock_acquire(&gort__sched.lock);
+		struct gort__p *p = pidleget();
+		gort__lock_release(&gort__sched.lock);
+		if (p) {
+			acquirep(m, p);
+			return;
+		}
 	}
-	m->link = gort__sched.midle;
-	gort__sched.midle = m;
-	gort__sched.nmidle++;
-	gort__lock_release(&gort__sched.lock);
-	gort__note_sleep(&m->park);
-	gort__note_clear(&m->park);
-	if (m->nextp) {
-		acquirep(m, m->nextp);
+}
+
+/* A timer became its heap's earliest: wake an idle M (if any) so that it
+ * re-computes how long to sleep. */
+void gort__timer_kick(void)
+{
+	if (atomic_load_explicit(&gort__sched.npidle, memory_order_relaxed) == 0)
+		return;
+	gort__lock_acquire(&gort__sched.lock);
+	struct gort__m *m = gort__sched.midle;
+	if (m) {
+		gort__sched.midle = m->link;
+		gort__sched.nmidle--;
+		m->idle = false;
 		m->nextp = NULL;
 	}
+	gort__lock_release(&gort__sched.lock);
+	if (m)
+		gort__note_wake(&m->park);
 }
 
 /* ------------------------------------------------------------------ */
@@ -629,6 +689,8 @@ static struct gort__g *next_local(struct gort__p *p)
 	if (stopping())
 		return NULL;
 	p->schedtick++;
+	if (gort__unlikely(atomic_load_explicit(&p->timers.when0, memory_order_relaxed)))
+		gort__timers_run(p, gort__nanotime());
 	if (p->schedtick % GLOBAL_POLL == 0) {
 		struct gort__g *g = globrunq_get(p, 1);
 		if (g)
@@ -792,6 +854,23 @@ static bool work_anywhere(void)
 	return false;
 }
 
+/* Run the due timers of every P (their Ms may be busy or idle); the Gs
+ * they ready land on this M's P. */
+static void run_all_timers(void)
+{
+	int64_t now = 0;
+	for (int i = 0; i < gort__sched.nprocs; i++) {
+		struct gort__p *v = gort__sched.allp[i];
+		int64_t w = atomic_load_explicit(&v->timers.when0, memory_order_relaxed);
+		if (!w)
+			continue;
+		if (!now)
+			now = gort__nanotime();
+		if (w <= now)
+			gort__timers_run(v, now);
+	}
+}
+
 /* Find a G to run; blocks (the M sleeps) while there is none.  NULL once
  * the runtime stops. */
 static struct gort__g *findrunnable(struct gort__m *m)
@@ -802,6 +881,7 @@ top:
 		return NULL;
 	struct gort__p *p = m->p;
 	p->schedtick++;
+	run_all_timers();
 	if (p->schedtick % GLOBAL_POLL == 0 && (g = globrunq_get(p, 1)))
 		return g;
 	if ((g = runq_get(p)))
@@ -922,8 +1002,10 @@ static void sched_reset(void)
 
 static void free_ps(int n)
 {
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
+		gort__timers_fini(gort__sched.allp[i]);
 		gort__sys_free(gort__sched.allp[i]);
+	}
 	gort__sys_free(gort__sched.allp);
 	gort__sched.allp = NULL;
 }
@@ -1009,6 +1091,7 @@ int gort_stop(void)
 		struct gort__m *m = gort__sched.midle;
 		gort__sched.midle = m->link;
 		gort__sched.nmidle--;
+		m->idle = false;
 		m->nextp = NULL;
 		gort__note_wake(&m->park);
 	}
@@ -1105,6 +1188,7 @@ static void add_pstats(gort_stats *o, struct gort__p *p)
 	RD(stolen);
 	RD(global_takes);
 	RD(global_puts);
+	RD(timers_fired);
 #undef RD
 }
 

@@ -1,0 +1,174 @@
+/*
+ * time.c — channel timers and tickers (gort_timer, gort_after) and the
+ * deadline variants of send, receive and select.
+ *
+ * A gort_timer is a runtime timer (runtime/timer.h) plus a channel of
+ * int64_t with room for one value; firing does a non-blocking send of the
+ * time (a full channel drops the value: a ticker's missed tick).  The
+ * callback runs under the timer heap's lock and takes only the channel's
+ * lock (lock order: timer heap -> channel).  Stop and reset first disarm the
+ * timer (which waits out a running callback), then drain the channel, so no
+ * value from before them is ever received (Go 1.23's guarantee).
+ *
+ * Deadlines are one mechanism: a select with one more receive case, on an
+ * internal timer's channel.  gort_chan_recv_until(c, ...) is a select over
+ * {recv c, timer}.  The timer is armed before any channel lock is taken and
+ * stopped after all are released.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "../runtime/timer.h"
+#include "chan.h"
+
+struct gort_timer {
+	struct gort__timer t;
+	gort_chan *c;
+	bool self_free; /* gort_after: frees itself once fired */
+};
+
+static void fire(struct gort__timer *t, void *arg, int64_t now)
+{
+	(void)t;
+	struct gort_timer *gt = arg;
+	gort_chan_try_send(gt->c, &now);
+	if (gt->self_free) {
+		gort_chan_release(gt->c);
+		free(gt);
+	}
+}
+
+static gort_timer *timer_new(int64_t ns, int64_t period, bool self_free)
+{
+	if (!gort_running())
+		return NULL;
+	struct gort_timer *gt = calloc(1, sizeof *gt);
+	if (!gt)
+		return NULL;
+	gt->c = gort_chan_make(sizeof(int64_t), 1);
+	gt->self_free = self_free;
+	if (!gt->c) {
+		free(gt);
+		return NULL;
+	}
+	if (ns < 0)
+		ns = 0;
+	if (gort__timer_start(&gt->t, gort__nanotime() + ns, period, fire, gt) != 0) {
+		gort_chan_release(gt->c);
+		free(gt);
+		return NULL;
+	}
+	return gt;
+}
+
+gort_timer *gort_timer_new(int64_t ns)
+{
+	return timer_new(ns, 0, false);
+}
+
+gort_timer *gort_ticker_new(int64_t period_ns)
+{
+	if (period_ns <= 0)
+		return NULL;
+	return timer_new(period_ns, period_ns, false);
+}
+
+gort_chan *gort_timer_chan(gort_timer *t)
+{
+	return t ? t->c : NULL;
+}
+
+static void drain(gort_chan *c)
+{
+	int64_t v;
+	while (gort_chan_try_recv(c, &v, NULL) == 0)
+		;
+}
+
+bool gort_timer_stop(gort_timer *t)
+{
+	if (!t)
+		return false;
+	bool was = gort__timer_stop(&t->t);
+	drain(t->c);
+	return was;
+}
+
+bool gort_timer_reset(gort_timer *t, int64_t ns)
+{
+	if (!t)
+		return false;
+	bool was = gort__timer_stop(&t->t);
+	drain(t->c);
+	if (ns < 0)
+		ns = 0;
+	int64_t period = t->t.period > 0 ? (ns > 0 ? ns : t->t.period) : 0;
+	gort__timer_start(&t->t, gort__nanotime() + ns, period, fire, t);
+	return was;
+}
+
+void gort_timer_free(gort_timer *t)
+{
+	if (!t)
+		return;
+	gort__timer_stop(&t->t);
+	gort_chan_release(t->c);
+	free(t);
+}
+
+gort_chan *gort_after(int64_t ns)
+{
+	struct gort_timer *gt = timer_new(ns, 0, true);
+	if (!gt)
+		return NULL;
+	/* one reference for the caller, one kept by the timer until it fires */
+	return gort_chan_retain(gt->c);
+}
+
+#define SMALL 16
+
+int gort_select_until(gort_case *cases, size_t n, int64_t deadline)
+{
+	if (deadline <= gort__nanotime()) {
+		int r = gort_select(cases, n, true);
+		return r == -EAGAIN ? -ETIMEDOUT : r;
+	}
+	struct gort_timer *gt = timer_new(deadline - gort__nanotime(), 0, false);
+	if (!gt)
+		return -ENOMEM;
+	gort_case buf[SMALL + 1];
+	gort_case *cs = n < SMALL ? buf : malloc((n + 1) * sizeof *cs);
+	if (!cs) {
+		gort_timer_free(gt);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		cs[i] = cases[i];
+	int64_t fired;
+	cs[n] = (gort_case){.chan = gt->c, .dir = GORT_RECV, .elem = &fired};
+	int r = gort_select(cs, n + 1, false);
+	gort_timer_free(gt);
+	if (r >= 0 && (size_t)r < n)
+		cases[r].ok = cs[r].ok;
+	if (cs != buf)
+		free(cs);
+	return (size_t)r == n ? -ETIMEDOUT : r;
+}
+
+int gort_chan_send_until(gort_chan *c, const void *elem, int64_t deadline)
+{
+	gort_case cs = {.chan = c, .dir = GORT_SEND, .elem = (void *)elem};
+	int r = gort_select_until(&cs, 1, deadline);
+	return r < 0 ? r : 0;
+}
+
+int gort_chan_recv_until(gort_chan *c, void *elem, bool *ok, int64_t deadline)
+{
+	gort_case cs = {.chan = c, .dir = GORT_RECV, .elem = elem};
+	int r = gort_select_until(&cs, 1, deadline);
+	if (r < 0)
+		return r;
+	if (ok)
+		*ok = cs.ok;
+	return 0;
+}

@@ -1,0 +1,241 @@
+/*
+ * timer.c — per-P timer heaps.
+ *
+ * Owns: every armed timer, in the binary min-heap of the P it was armed on
+ * (the caller's P, or P 0 from a plain thread).  Each heap has its own lock
+ * (leaf except for what callbacks take: timer lock -> channel lock ->
+ * sched.lock; nothing takes a timer lock while holding one of those).
+ *
+ * Who runs a heap: any M, under its lock.  The P's own M checks it at every
+ * schedule (findrunnable, and the direct-switch path) when when0 says
+ * something may be due — a relaxed load, and a clock read only then, so a
+ * runtime without timers pays nothing; an M looking for work also runs the
+ * due timers of every other P, so the timers of a P whose M is busy or idle
+ * still fire.  An M with nothing to do sleeps on its futex until the
+ * earliest deadline of all heaps (an absolute CLOCK_MONOTONIC futex wait:
+ * precise, no polling); arming a timer that becomes its heap's earliest
+ * kicks an idle M so it re-computes its sleep (sched.c).
+ *
+ * Callbacks run under the heap's lock, so gort__timer_stop, which takes the
+ * lock, returns only after a running callback finished: a timer can be
+ * stopped and its memory reused at once.  The runner is done with the
+ * timer struct before it calls the callback (a one-shot timer is off the
+ * heap first; a periodic one is re-armed first).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "timer.h"
+
+static void sift_up(struct gort__theap *h, int i)
+{
+	struct gort__timer *t = h->t[i];
+	while (i > 0) {
+		int parent = (i - 1) / 2;
+		if (h->t[parent]->when <= t->when)
+			break;
+		h->t[i] = h->t[parent];
+		h->t[i]->idx = i;
+		i = parent;
+	}
+	h->t[i] = t;
+	t->idx = i;
+}
+
+static void sift_down(struct gort__theap *h, int i)
+{
+	struct gort__timer *t = h->t[i];
+	for (;;) {
+		int c = 2 * i + 1;
+		if (c >= h->n)
+			break;
+		if (c + 1 < h->n && h->t[c + 1]->when < h->t[c]->when)
+			c++;
+		if (t->when <= h->t[c]->when)
+			break;
+		h->t[i] = h->t[c];
+		h->t[i]->idx = i;
+		i = c;
+	}
+	h->t[i] = t;
+	t->idx = i;
+}
+
+static void update_when0(struct gort__theap *h)
+{
+	atomic_store_explicit(&h->when0, h->n ? h->t[0]->when : 0, memory_order_release);
+}
+
+static void heap_remove(struct gort__theap *h, struct gort__timer *t)
+{
+	int i = t->idx;
+	h->n--;
+	if (i != h->n) {
+		h->t[i] = h->t[h->n];
+		h->t[i]->idx = i;
+		sift_down(h, i);
+		sift_up(h, h->t[i]->idx);
+	}
+	__atomic_store_n(&t->heap, NULL, __ATOMIC_RELEASE);
+	t->idx = -1;
+}
+
+/* The heap of the caller's P, or P 0's from a plain thread. */
+static struct gort__theap *my_heap(void)
+{
+	struct gort__m *m = gort__tls_m;
+	struct gort__p *p = m && m->p ? m->p : gort__sched.allp[0];
+	return &p->timers;
+}
+
+void gort__timer_kick(void); /* sched.c: an idle M re-computes its sleep */
+
+int gort__timer_start(struct gort__timer *t, int64_t when, int64_t period, gort__timer_fn fn,
+		      void *arg)
+{
+	struct gort__theap *h = my_heap();
+	gort__lock_acquire(&h->lock);
+	if (h->n == h->cap) {
+		int cap = h->cap ? 2 * h->cap : 64;
+		struct gort__timer **nt = realloc(h->t, (size_t)cap * sizeof *nt);
+		if (!nt) {
+			gort__lock_release(&h->lock);
+			return -ENOMEM;
+		}
+		h->t = nt;
+		h->cap = cap;
+	}
+	t->when = when;
+	t->period = period;
+	t->fn = fn;
+	t->arg = arg;
+	__atomic_store_n(&t->heap, h, __ATOMIC_RELEASE);
+	h->t[h->n] = t;
+	sift_up(h, h->n++);
+	bool earliest = t->idx == 0;
+	update_when0(h);
+	gort__lock_release(&h->lock);
+	if (earliest)
+		gort__timer_kick();
+	return 0;
+}
+
+bool gort__timer_stop(struct gort__timer *t)
+{
+	for (;;) {
+		struct gort__theap *h = __atomic_load_n(&t->heap, __ATOMIC_ACQUIRE);
+		if (!h)
+			return false;
+		gort__lock_acquire(&h->lock);
+		if (__atomic_load_n(&t->heap, __ATOMIC_RELAXED) != h) { /* fired meanwhile */
+			gort__lock_release(&h->lock);
+			continue;
+		}
+		heap_remove(h, t);
+		update_when0(h);
+		gort__lock_release(&h->lock);
+		return true;
+	}
+}
+
+void gort__timers_run(struct gort__p *p, int64_t now)
+{
+	struct gort__theap *h = &p->timers;
+	int64_t w = atomic_load_explicit(&h->when0, memory_order_acquire);
+	if (!w || w > now)
+		return;
+	gort__lock_acquire(&h->lock);
+	while (h->n && h->t[0]->when <= now) {
+		struct gort__timer *t = h->t[0];
+		if (t->period > 0) {
+			t->when += t->period;
+			if (t->when <= now) /* fell behind: skip the missed ticks */
+				t->when = now + t->period - (now - t->when) % t->period;
+			sift_down(h, 0);
+		} else {
+			heap_remove(h, t);
+		}
+		GORT__BUMP(p->st.timers_fired);
+		t->fn(t, t->arg, now); /* t may be freed by its owner after this */
+	}
+	update_when0(h);
+	gort__lock_release(&h->lock);
+}
+
+int64_t gort__timers_earliest(void)
+{
+	int64_t best = 0;
+	for (int i = 0; i < gort__sched.nprocs; i++) {
+		int64_t w = atomic_load_explicit(&gort__sched.allp[i]->timers.when0, memory_order_acquire);
+		if (w && (!best || w < best))
+			best = w;
+	}
+	return best;
+}
+
+void gort__timers_fini(struct gort__p *p)
+{
+	free(p->timers.t);
+	p->timers.t = NULL;
+	p->timers.n = p->timers.cap = 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sleep                                                               */
+/* ------------------------------------------------------------------ */
+
+int64_t gort_now(void)
+{
+	return gort__nanotime();
+}
+
+/* A sleeping coroutine's record, on its stack.  state: 0 armed, 1 parked,
+ * 2 fired before the park completed.  The park's unlock callback and the
+ * timer race on it with CAS: whoever moves it from 0 decides. */
+struct sleeper {
+	struct gort__timer t;
+	struct gort__g *g;
+	_Atomic int state;
+};
+
+static void sleep_fire(struct gort__timer *t, void *arg, int64_t now)
+{
+	(void)t;
+	(void)now;
+	struct sleeper *s = arg;
+	int expect = 0;
+	if (atomic_compare_exchange_strong(&s->state, &expect, 2))
+		return; /* not parked yet: its unlock callback will see 2 */
+	gort__ready(s->g); /* s may vanish from here on */
+}
+
+static bool sleep_unlock(void *arg)
+{
+	struct sleeper *s = arg;
+	int expect = 0;
+	/* false: the timer already fired; the park is called off */
+	return atomic_compare_exchange_strong(&s->state, &expect, 1);
+}
+
+int gort_sleep_at(int64_t ns, const char *file, int line)
+{
+	struct gort__g *g = gort__getg();
+	if (ns <= 0) {
+		gort_yield();
+		return 0;
+	}
+	if (!g) {
+		struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+		while (nanosleep(&ts, &ts) != 0)
+			;
+		return 0;
+	}
+	struct sleeper s = {.g = g};
+	atomic_init(&s.state, 0);
+	int rc = gort__timer_start(&s.t, gort__nanotime() + ns, 0, sleep_fire, &s);
+	if (rc)
+		return rc;
+	gort__park(sleep_unlock, &s, GORT__WR_SLEEP, file, line);
+	return 0;
+}

@@ -1,0 +1,38 @@
+/*
+ * timer.h — per-P timer heaps (see timer.c).
+ */
+#ifndef GORT_RUNTIME_TIMER_H
+#define GORT_RUNTIME_TIMER_H
+
+#include "rt.h"
+
+struct gort__timer;
+/* Runs under the owning heap's lock, on whatever M runs the heap: must not
+ * block or take a timer lock; may ready coroutines and try_send. */
+typedef void (*gort__timer_fn)(struct gort__timer *t, void *arg, int64_t now);
+
+struct gort__timer {
+	int64_t when;            /* (h) absolute CLOCK_MONOTONIC ns */
+	int64_t period;          /* (h) > 0: re-armed after each firing */
+	gort__timer_fn fn;       /* (h) */
+	void *arg;               /* (h) */
+	struct gort__theap *heap; /* (h) where it is queued, NULL when not; also read
+				   * lock-free by stop (__atomic acquire/release) */
+	int idx;                 /* (h) index in heap */
+};
+
+/* Arm t (not armed) to fire at when (period > 0: repeatedly).  0 or
+ * -ENOMEM. */
+int gort__timer_start(struct gort__timer *t, int64_t when, int64_t period, gort__timer_fn fn,
+		      void *arg);
+/* Disarm: true if it was armed (it will not fire), false if it already
+ * fired (one-shot) or was never armed.  Waits for a running callback. */
+bool gort__timer_stop(struct gort__timer *t);
+
+/* Run p's due timers (from the scheduler).  Cheap when none is due. */
+void gort__timers_run(struct gort__p *p, int64_t now);
+/* Earliest deadline over every P (0: none). */
+int64_t gort__timers_earliest(void);
+void gort__timers_fini(struct gort__p *p);
+
+#endif
