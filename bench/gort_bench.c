@@ -21,6 +21,8 @@
 #include <errno.h>
 #include <gort.h>
 #include <inttypes.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,22 @@ enum {
 	IDLE_SLEEP_S = 2,       /* idle: seconds asleep */
 	PROTECT_OPS = 10000000, /* protect: gort_protect calls */
 	PANIC_OPS = 200000,     /* panic-recover: panics recovered */
+	PINGPONG_ROUNDS = 1000000, /* pingpong: round trips */
+	MPMC_ITEMS = 10000000,  /* chanmpmc: ints sent */
+	MPMC_CAP = 128,         /* chanmpmc: the channel's capacity */
+	MPMC_PRODUCERS = 4,
+	MPMC_CONSUMERS = 4,
+	FIB_N = 27,             /* fib: fib(FIB_N) = FIB_WANT */
+	FIB_WANT = 196418,
+	SKYNET_DIV = 10,        /* skynet: fan-out */
+	SKYNET_LEAVES = 1000000, /* skynet: SKYNET_DIV^6 leaves */
+	SELECT_OPS = 1000000,   /* select: selects done */
+	PARKED_COUNT = 100000,  /* parked: coroutines parked */
+	PARKED_1M_COUNT = 1000000, /* parked_1m: coroutines parked */
+	PARKED_STACK = 16 * 1024, /* parked, parked_1m: each one's stack size */
+	PARKED_SETTLE_MS = 20,  /* parked: settle after the last one signals */
+	TIMER_COUNT = 100000,   /* timers: sleeping coroutines */
+	TIMER_SEED = 42,        /* timers: the LCG's seed */
 	/* calibrate: the spin loop is timed over CALIB_LOOPS iterations,
 	 * CALIB_RUNS times; the median is scaled to CALIB_TARGET_NS. */
 	CALIB_LOOPS = 1000000,
@@ -78,6 +96,15 @@ static int64_t cpu_ns(void)
 		return 0;
 	return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000 +
 	       ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
+}
+
+/* skynet: the sum of 0 .. SKYNET_LEAVES-1 */
+#define SKYNET_WANT INT64_C(499999500000)
+
+static int oom(void)
+{
+	fprintf(stderr, "gort_bench: out of memory\n");
+	return 1;
 }
 
 static int spawn_failed(gort_id id)
@@ -282,6 +309,435 @@ static int bench_steal(void *arg)
 	return 0;
 }
 
+/* ------------------------------------------------------------- pingpong */
+
+/* Two coroutines bounce an int over two unbuffered channels: ping sends on
+ * a and waits on b, pong echoes a's value back incremented on b. */
+struct pingpong {
+	gort_chan *a, *b;
+	int64_t last; /* ping's final value */
+	gort_wg wg;
+};
+
+static void ping_task(void *arg)
+{
+	struct pingpong *pp = arg;
+	int64_t v = 0;
+	for (int i = 0; i < PINGPONG_ROUNDS; i++) {
+		gort_chan_send(pp->a, &v);
+		gort_chan_recv(pp->b, &v, NULL);
+	}
+	pp->last = v;
+	gort_wg_done(&pp->wg);
+}
+
+static void pong_task(void *arg)
+{
+	struct pingpong *pp = arg;
+	int64_t v;
+	for (int i = 0; i < PINGPONG_ROUNDS; i++) {
+		gort_chan_recv(pp->a, &v, NULL);
+		v++;
+		gort_chan_send(pp->b, &v);
+	}
+	gort_wg_done(&pp->wg);
+}
+
+static int bench_pingpong(void *arg)
+{
+	(void)arg;
+	struct pingpong pp = {.a = gort_chan_make(sizeof(int64_t), 0),
+			      .b = gort_chan_make(sizeof(int64_t), 0)};
+	if (!pp.a || !pp.b)
+		return oom();
+	int64_t t0 = now_ns();
+	gort_wg_add(&pp.wg, 2);
+	if (spawn_failed(gort_go(ping_task, &pp)) || spawn_failed(gort_go(pong_task, &pp)))
+		return 1;
+	gort_wg_wait(&pp.wg);
+	int64_t el = now_ns() - t0;
+	if (pp.last != PINGPONG_ROUNDS) {
+		fprintf(stderr, "gort_bench: pingpong: got %" PRId64 ", want %d\n", pp.last,
+			PINGPONG_ROUNDS);
+		return 1;
+	}
+	gort_chan_release(pp.a);
+	gort_chan_release(pp.b);
+	result_f("pingpong", "ns_per_roundtrip", (double)el / PINGPONG_ROUNDS, 2, "ns");
+	return 0;
+}
+
+/* ------------------------------------------------------------- chanmpmc */
+
+/* MPMC_PRODUCERS producers send the ints 0 .. MPMC_ITEMS-1 (producer p the
+ * p-th contiguous share) on one channel of capacity MPMC_CAP; MPMC_CONSUMERS
+ * consumers receive until it is closed and add up what they got. */
+struct mpmc {
+	gort_chan *c;
+	gort_wg prod, cons;
+	_Atomic int64_t sum, count;
+};
+
+struct mpmc_arg {
+	struct mpmc *m;
+	int64_t from, to;
+};
+
+static void mpmc_producer(void *arg)
+{
+	struct mpmc_arg *a = arg;
+	for (int64_t v = a->from; v < a->to; v++)
+		gort_chan_send(a->m->c, &v);
+	gort_wg_done(&a->m->prod);
+}
+
+static void mpmc_consumer(void *arg)
+{
+	struct mpmc *m = arg;
+	int64_t v, sum = 0, n = 0;
+	bool ok;
+	for (;;) {
+		gort_chan_recv(m->c, &v, &ok);
+		if (!ok)
+			break;
+		sum += v;
+		n++;
+	}
+	atomic_fetch_add(&m->sum, sum);
+	atomic_fetch_add(&m->count, n);
+	gort_wg_done(&m->cons);
+}
+
+static int bench_chanmpmc(void *arg)
+{
+	(void)arg;
+	static struct mpmc m;
+	struct mpmc_arg pa[MPMC_PRODUCERS];
+	m.c = gort_chan_make(sizeof(int64_t), MPMC_CAP);
+	if (!m.c)
+		return oom();
+	int64_t t0 = now_ns();
+	gort_wg_add(&m.cons, MPMC_CONSUMERS);
+	for (int i = 0; i < MPMC_CONSUMERS; i++)
+		if (spawn_failed(gort_go(mpmc_consumer, &m)))
+			return 1;
+	gort_wg_add(&m.prod, MPMC_PRODUCERS);
+	for (int i = 0; i < MPMC_PRODUCERS; i++) {
+		pa[i] = (struct mpmc_arg){&m, (int64_t)MPMC_ITEMS * i / MPMC_PRODUCERS,
+					  (int64_t)MPMC_ITEMS * (i + 1) / MPMC_PRODUCERS};
+		if (spawn_failed(gort_go(mpmc_producer, &pa[i])))
+			return 1;
+	}
+	gort_wg_wait(&m.prod);
+	gort_chan_close(m.c);
+	gort_wg_wait(&m.cons);
+	int64_t el = now_ns() - t0;
+	int64_t want = (int64_t)MPMC_ITEMS * (MPMC_ITEMS - 1) / 2;
+	if (atomic_load(&m.sum) != want || atomic_load(&m.count) != MPMC_ITEMS) {
+		fprintf(stderr, "gort_bench: chanmpmc: %" PRId64 " items summing to %" PRId64
+				", want %d summing to %" PRId64 "\n",
+			atomic_load(&m.count), atomic_load(&m.sum), MPMC_ITEMS, want);
+		return 1;
+	}
+	gort_chan_release(m.c);
+	result_f("chanmpmc", "ns_per_item", (double)el / MPMC_ITEMS, 2, "ns");
+	return 0;
+}
+
+/* ------------------------------------------------------------------ fib */
+
+/* fib(n): for n >= 2, spawn a coroutine for fib(n-1) that sends its result
+ * on a 1-slot channel, compute fib(n-2) here, then receive.  The child holds
+ * its own reference to the channel (gort's rule for a channel shared between
+ * coroutines) and drops it after sending. */
+struct fib_arg {
+	int n;
+	gort_chan *c;
+};
+
+static int64_t fib(int n);
+
+static void fib_task(void *arg)
+{
+	struct fib_arg *a = arg;
+	gort_chan *c = a->c;
+	int64_t v = fib(a->n);
+	gort_chan_send(c, &v);
+	gort_chan_release(c);
+}
+
+static int64_t fib(int n)
+{
+	if (n < 2)
+		return n;
+	struct fib_arg a = {n - 1, gort_chan_make(sizeof(int64_t), 1)};
+	if (!a.c)
+		gort_panic("gort_bench: fib: out of memory");
+	gort_chan_retain(a.c);
+	gort_id id = gort_go(fib_task, &a);
+	if (id < 0)
+		gort_panic("gort_bench: fib: gort_go: %s", gort_strerror((int)id));
+	int64_t y = fib(n - 2), x;
+	gort_chan_recv(a.c, &x, NULL);
+	gort_chan_release(a.c);
+	return x + y;
+}
+
+static int bench_fib(void *arg)
+{
+	(void)arg;
+	int64_t t0 = now_ns();
+	int64_t v = fib(FIB_N);
+	int64_t el = now_ns() - t0;
+	if (v != FIB_WANT) {
+		fprintf(stderr, "gort_bench: fib: fib(%d) = %" PRId64 ", want %d\n", FIB_N, v,
+			FIB_WANT);
+		return 1;
+	}
+	result_f("fib", "total_ms", (double)el / 1e6, 3, "ms");
+	return 0;
+}
+
+/* --------------------------------------------------------------- skynet */
+
+/* skynet: node (num, size) is a leaf returning num when size == 1, else it
+ * spawns SKYNET_DIV children (num + i * size/DIV, size/DIV) that send their
+ * sums on its own unbuffered channel, and sends the total of the DIV values
+ * on its parent's channel.  The children's arguments live in the parent's
+ * frame (the parent outlives them: it receives from every child); each
+ * child holds a reference to its parent's channel, dropped after sending. */
+struct skynet_arg {
+	gort_chan *c;
+	int64_t num, size;
+};
+
+static void skynet_task(void *arg)
+{
+	struct skynet_arg *a = arg;
+	gort_chan *up = a->c;
+	int64_t num = a->num, size = a->size, sum = 0;
+	if (size == 1) {
+		sum = num;
+	} else {
+		struct skynet_arg kids[SKYNET_DIV];
+		gort_chan *c = gort_chan_make(sizeof(int64_t), 0);
+		if (!c)
+			gort_panic("gort_bench: skynet: out of memory");
+		int64_t sub = size / SKYNET_DIV;
+		for (int i = 0; i < SKYNET_DIV; i++) {
+			kids[i] = (struct skynet_arg){gort_chan_retain(c), num + i * sub, sub};
+			gort_id id = gort_go(skynet_task, &kids[i]);
+			if (id < 0)
+				gort_panic("gort_bench: skynet: gort_go: %s", gort_strerror((int)id));
+		}
+		for (int i = 0; i < SKYNET_DIV; i++) {
+			int64_t v;
+			gort_chan_recv(c, &v, NULL);
+			sum += v;
+		}
+		gort_chan_release(c);
+	}
+	gort_chan_send(up, &sum);
+	gort_chan_release(up);
+}
+
+static int bench_skynet(void *arg)
+{
+	(void)arg;
+	gort_chan *c = gort_chan_make(sizeof(int64_t), 0);
+	if (!c)
+		return oom();
+	struct skynet_arg root = {gort_chan_retain(c), 0, SKYNET_LEAVES};
+	int64_t t0 = now_ns(), sum;
+	if (spawn_failed(gort_go(skynet_task, &root)))
+		return 1;
+	gort_chan_recv(c, &sum, NULL);
+	int64_t el = now_ns() - t0;
+	long rss = peak_rss_kib();
+	gort_chan_release(c);
+	if (sum != SKYNET_WANT) {
+		fprintf(stderr, "gort_bench: skynet: sum %" PRId64 ", want %" PRId64 "\n", sum,
+			(int64_t)SKYNET_WANT);
+		return 1;
+	}
+	char buf[32];
+	result_f("skynet", "total_ms", (double)el / 1e6, 3, "ms");
+	snprintf(buf, sizeof buf, "%ld", rss);
+	result("skynet", "peak_rss_kib", buf, "KiB");
+	return 0;
+}
+
+/* --------------------------------------------------------------- select */
+
+/* Two producers each send SELECT_OPS/2 ints (1 .. SELECT_OPS/2) on their
+ * own unbuffered channel; one coroutine (main) selects SELECT_OPS times over
+ * the two receives.  Each producer holds its own reference to its channel. */
+static void select_producer(void *arg)
+{
+	gort_chan *c = arg;
+	for (int64_t v = 1; v <= SELECT_OPS / 2; v++)
+		gort_chan_send(c, &v);
+	gort_chan_release(c); /* its own reference */
+}
+
+static int bench_select(void *arg)
+{
+	(void)arg;
+	gort_chan *c1 = gort_chan_make(sizeof(int64_t), 0), *c2 = gort_chan_make(sizeof(int64_t), 0);
+	if (!c1 || !c2)
+		return oom();
+	int64_t v, sum = 0, n[2] = {0, 0};
+	gort_case cases[2] = {{.chan = c1, .dir = GORT_RECV, .elem = &v},
+			      {.chan = c2, .dir = GORT_RECV, .elem = &v}};
+	int64_t t0 = now_ns();
+	if (spawn_failed(gort_go(select_producer, gort_chan_retain(c1))) ||
+	    spawn_failed(gort_go(select_producer, gort_chan_retain(c2))))
+		return 1;
+	for (int i = 0; i < SELECT_OPS; i++) {
+		int k = gort_select(cases, 2, false);
+		if (k < 0 || k > 1 || !cases[k].ok) {
+			fprintf(stderr, "gort_bench: select: select returned %d\n", k);
+			return 1;
+		}
+		n[k]++;
+		sum += v;
+	}
+	int64_t el = now_ns() - t0;
+	int64_t half = SELECT_OPS / 2, want = half * (half + 1);
+	if (n[0] != half || n[1] != half || sum != want) {
+		fprintf(stderr, "gort_bench: select: %" PRId64 " + %" PRId64 " values summing to %" PRId64
+				", want %" PRId64 " + %" PRId64 " summing to %" PRId64 "\n",
+			n[0], n[1], sum, half, half, want);
+		return 1;
+	}
+	gort_chan_release(c1);
+	gort_chan_release(c2);
+	result_f("select", "ns_per_select", (double)el / SELECT_OPS, 2, "ns");
+	return 0;
+}
+
+/* ------------------------------------------------------ parked, parked_1m */
+
+/* count coroutines (stack PARKED_STACK bytes) each signal the wait group
+ * `parked` and block receiving on one signal-only channel.  park_ms: from
+ * the first spawn until `parked` reaches zero; then a settle of
+ * PARKED_SETTLE_MS lets the last of them finish parking before RSS is
+ * read (rss_per_coroutine: the rise in peak RSS since before the first
+ * spawn, over count).  exit_ms: from closing the channel until all have
+ * returned (the wait group `exited`). */
+struct parked {
+	gort_chan *c;
+	gort_wg parked, exited;
+};
+
+static void parked_task(void *arg)
+{
+	struct parked *pk = arg;
+	gort_wg_done(&pk->parked);
+	gort_chan_recv(pk->c, NULL, NULL);
+	gort_wg_done(&pk->exited);
+}
+
+static int run_parked(const char *name, int count)
+{
+	static struct parked pk;
+	pk.c = gort_chan_make(0, 0);
+	if (!pk.c)
+		return oom();
+	long rss0 = peak_rss_kib();
+	int64_t t0 = now_ns();
+	gort_wg_add(&pk.parked, count);
+	gort_wg_add(&pk.exited, count);
+	for (int i = 0; i < count; i++)
+		if (spawn_failed(gort_go_with(parked_task, &pk, .stack_size = PARKED_STACK)))
+			return 1;
+	gort_wg_wait(&pk.parked);
+	int64_t park = now_ns() - t0;
+	gort_sleep((int64_t)PARKED_SETTLE_MS * 1000000);
+	long rss1 = peak_rss_kib();
+	int64_t live = gort_num_coroutines();
+	int64_t t1 = now_ns();
+	gort_chan_close(pk.c);
+	gort_wg_wait(&pk.exited);
+	int64_t el = now_ns() - t1;
+	if (live < count) {
+		fprintf(stderr, "gort_bench: %s: only %" PRId64 " of %d coroutines alive while parked\n",
+			name, live, count);
+		return 1;
+	}
+	gort_chan_release(pk.c);
+	result_f(name, "rss_per_coroutine", (double)(rss1 - rss0) * 1024.0 / count, 1, "B");
+	result_f(name, "park_ms", (double)park / 1e6, 3, "ms");
+	result_f(name, "exit_ms", (double)el / 1e6, 3, "ms");
+	return 0;
+}
+
+static int bench_parked(void *arg)
+{
+	(void)arg;
+	return run_parked("parked", PARKED_COUNT);
+}
+
+static int bench_parked_1m(void *arg)
+{
+	(void)arg;
+	return run_parked("parked_1m", PARKED_1M_COUNT);
+}
+
+/* --------------------------------------------------------------- timers */
+
+/* TIMER_COUNT coroutines each sleep a duration of 1 .. 100 ms drawn in
+ * advance from the LCG x = x*6364136223846793005 + 1442695040888963407
+ * (seed TIMER_SEED): d = 1 + (x >> 33) % 100 ms.  Each measures its own
+ * lateness (actual sleep - requested); total_ms runs from the first spawn
+ * until the last coroutine is done. */
+struct timers {
+	gort_wg wg;
+	_Atomic int64_t late_ns;
+};
+
+static struct timers g_timers;
+
+static void timer_task(void *arg)
+{
+	int64_t d = (int64_t)(intptr_t)arg * 1000000;
+	int64_t t0 = now_ns();
+	gort_sleep(d);
+	int64_t late = now_ns() - t0 - d;
+	atomic_fetch_add(&g_timers.late_ns, late);
+	gort_wg_done(&g_timers.wg);
+}
+
+static int bench_timers(void *arg)
+{
+	(void)arg;
+	int *ms = malloc(TIMER_COUNT * sizeof *ms);
+	if (!ms)
+		return oom();
+	uint64_t x = TIMER_SEED;
+	for (int i = 0; i < TIMER_COUNT; i++) {
+		x = x * 6364136223846793005u + 1442695040888963407u;
+		ms[i] = 1 + (int)((x >> 33) % 100);
+	}
+	int64_t t0 = now_ns();
+	gort_wg_add(&g_timers.wg, TIMER_COUNT);
+	for (int i = 0; i < TIMER_COUNT; i++)
+		if (spawn_failed(gort_go(timer_task, (void *)(intptr_t)ms[i])))
+			return 1;
+	gort_wg_wait(&g_timers.wg);
+	int64_t el = now_ns() - t0;
+	free(ms);
+	int64_t late = atomic_load(&g_timers.late_ns);
+	if (late < 0) {
+		fprintf(stderr, "gort_bench: timers: total lateness %" PRId64 " ns < 0: woke early\n",
+			late);
+		return 1;
+	}
+	result_f("timers", "total_ms", (double)el / 1e6, 3, "ms");
+	result_f("timers", "mean_lateness_us", (double)late / TIMER_COUNT / 1e3, 3, "us");
+	return 0;
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -369,6 +825,14 @@ static const struct {
 	{"steal", bench_steal},
 	{"protect", bench_protect},
 	{"panic-recover", bench_panic_recover},
+	{"pingpong", bench_pingpong},
+	{"chanmpmc", bench_chanmpmc},
+	{"fib", bench_fib},
+	{"skynet", bench_skynet},
+	{"select", bench_select},
+	{"parked", bench_parked},
+	{"parked_1m", bench_parked_1m},
+	{"timers", bench_timers},
 	{"idle", NULL}, /* not a coroutine: see bench_idle */
 };
 
@@ -376,7 +840,8 @@ static _Noreturn void usage(void)
 {
 	fprintf(stderr, "usage: gort_bench <workload> <procs> [loops]\n"
 			"       gort_bench calibrate\n"
-			"workloads: spawn yield yield-fp steal idle protect panic-recover\n");
+			"workloads: spawn yield yield-fp steal idle protect panic-recover\n"
+			"           pingpong chanmpmc fib skynet select parked parked_1m timers\n");
 	exit(2);
 }
 

@@ -7,7 +7,8 @@
 #   BENCH   extended regex over workload names (default: all; unanchored,
 #           so BENCH=yield selects yield and yield-fp, BENCH='^yield$' one)
 #   PROCS   procs to run at, "1 2" or "1,2" (default "1 2"); workloads that
-#           are procs=1 only run once at procs=1, and only if 1 is listed
+#           are procs=n only (n = 1 or 2) run once at procs=n, and only if n
+#           is listed
 #   RUNS    processes per (workload, procs, impl) (default 3)
 #   IMPLS   implementations to run (default "gort go")
 #   LOOPS   the steal task's spin loop count (default: `gort_bench calibrate`,
@@ -21,8 +22,10 @@
 # script exits 1 at the end.  POSIX sh and awk only.
 set -u
 
-# name:procs-mode ("all": every procs in PROCS; "1": procs=1 only)
-WORKLOADS="spawn:all yield:1 yield-fp:1 steal:all idle:all protect:1 panic-recover:1"
+# name:procs-mode ("all": every procs in PROCS; a number n: procs=n only,
+# and only if PROCS lists n)
+WORKLOADS="spawn:all yield:1 yield-fp:1 steal:all idle:all protect:1 panic-recover:1
+	pingpong:all chanmpmc:all fib:all skynet:all select:all parked:2 parked_1m:2 timers:all"
 
 die() {
 	echo "run.sh: $*" >&2
@@ -137,12 +140,12 @@ for w in $WORKLOADS; do
 	awk -v s="$b" -v re="$BENCH" 'BEGIN { exit !(s ~ re) }' </dev/null || continue
 	matched=1
 	plist=$PROCS
-	if [ "$mode" = 1 ]; then
-		if ! in_procs 1; then
-			echo "[bench] $b: procs=1 only, and PROCS has no 1: skipped" >&2
+	if [ "$mode" != all ]; then
+		if ! in_procs "$mode"; then
+			echo "[bench] $b: procs=$mode only, and PROCS has no $mode: skipped" >&2
 			continue
 		fi
-		plist=1
+		plist=$mode
 	fi
 	selected=1
 	set --

@@ -68,50 +68,51 @@ static bool sel_unlock_cb(void *arg)
 	return true;
 }
 
-/* Try case i with every channel locked: true if it proceeded (then the
- * locks are released and any counterpart woken). */
-static bool try_case(const struct selock *l, gort_case *cs, size_t i)
+/* Try case i with every channel locked: 1 if it proceeded (then the locks
+ * are released and any counterpart woken), 0 if not ready, -1 for a send on
+ * a closed channel (locks released; the caller panics after cleaning up). */
+static int try_case(const struct selock *l, gort_case *cs, size_t i)
 {
 	gort_chan *c = cs[i].chan;
 	struct gort__sudog *peer;
 	if (cs[i].dir == GORT_SEND) {
 		if (c->closed) {
 			sel_unlock(l);
-			gort__panic_msg("send on closed channel");
+			return -1;
 		}
 		if ((peer = gort__sudogq_take(&c->recvq))) {
 			gort__chan_do_send(c, peer, cs[i].elem);
 			sel_unlock(l);
 			gort__sudog_wake(peer);
-			return true;
+			return 1;
 		}
 		if (c->count < c->cap) {
 			gort__chan_buf_put(c, cs[i].elem);
 			sel_unlock(l);
-			return true;
+			return 1;
 		}
-		return false;
+		return 0;
 	}
 	if ((peer = gort__sudogq_take(&c->sendq))) {
 		gort__chan_do_recv(c, peer, cs[i].elem);
 		sel_unlock(l);
 		gort__sudog_wake(peer);
 		cs[i].ok = true;
-		return true;
+		return 1;
 	}
 	if (c->count > 0) {
 		gort__chan_buf_get(c, cs[i].elem);
 		sel_unlock(l);
 		cs[i].ok = true;
-		return true;
+		return 1;
 	}
 	if (c->closed) {
 		sel_unlock(l);
 		gort__chan_zero(c, cs[i].elem);
 		cs[i].ok = false;
-		return true;
+		return 1;
 	}
-	return false;
+	return 0;
 }
 
 int gort_select_at(gort_case *cs, size_t n, bool nonblocking, const char *file, int line)
@@ -128,6 +129,7 @@ int gort_select_at(gort_case *cs, size_t n, bool nonblocking, const char *file, 
 			gort__fatal("out of memory: select over %zu cases", n);
 	}
 	int ret = -EAGAIN;
+	bool closed_send = false;
 	/* 1. random permutation */
 	for (size_t i = 0; i < n; i++)
 		poll[i] = i;
@@ -159,7 +161,9 @@ int gort_select_at(gort_case *cs, size_t n, bool nonblocking, const char *file, 
 	sel_lock(&l);
 	for (size_t k = 0; k < n; k++) {
 		size_t i = poll[k];
-		if (cs[i].chan && try_case(&l, cs, i)) {
+		int r = cs[i].chan ? try_case(&l, cs, i) : 0;
+		if (r) {
+			closed_send = r < 0;
 			ret = (int)i;
 			goto out;
 		}
@@ -202,18 +206,10 @@ int gort_select_at(gort_case *cs, size_t n, bool nonblocking, const char *file, 
 	bool success = sg[w].success;
 	for (size_t k = 0; k < nl; k++)
 		gort_chan_release(cs[order[k]].chan);
-	if (cs[w].dir == GORT_SEND) {
-		if (!success) {
-			if (n > SMALL) {
-				free(poll);
-				free(order);
-				free(sg);
-			}
-			gort__panic_msg("send on closed channel");
-		}
-	} else {
+	if (cs[w].dir == GORT_SEND)
+		closed_send = !success;
+	else
 		cs[w].ok = success;
-	}
 	ret = w;
 out:
 	if (n > SMALL) {
@@ -221,5 +217,7 @@ out:
 		free(order);
 		free(sg);
 	}
+	if (closed_send)
+		gort__panic_msg("send on closed channel"); /* after freeing: panics unwind */
 	return ret;
 }

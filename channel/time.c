@@ -38,7 +38,7 @@ static void fire(struct gort__timer *t, void *arg, int64_t now)
 	}
 }
 
-static gort_timer *timer_new(int64_t ns, int64_t period, bool self_free)
+static gort_timer *timer_new_full(int64_t ns, int64_t period, bool self_free, gort_chan **cout)
 {
 	if (!gort_running())
 		return NULL;
@@ -51,14 +51,33 @@ static gort_timer *timer_new(int64_t ns, int64_t period, bool self_free)
 		free(gt);
 		return NULL;
 	}
+	/* gort_after: the caller's reference, taken before the timer is armed
+	 * (it may fire and drop its own reference at once, on another M) */
+	if (self_free)
+		gort_chan_retain(gt->c);
 	if (ns < 0)
 		ns = 0;
+	gort_chan *c = gt->c;
+	if (cout)
+		*cout = c;
 	if (gort__timer_start(&gt->t, gort__nanotime() + ns, period, fire, gt) != 0) {
-		gort_chan_release(gt->c);
+		if (self_free)
+			gort_chan_release(c);
+		gort_chan_release(c);
 		free(gt);
 		return NULL;
 	}
-	return gt;
+	return gt; /* for self_free timers, gt may already be gone: use only c */
+}
+
+static gort_timer *timer_new(int64_t ns, int64_t period, bool self_free)
+{
+	return timer_new_full(ns, period, self_free, NULL);
+}
+
+static gort_timer *timer_new_c(int64_t ns, gort_chan **c)
+{
+	return timer_new_full(ns, 0, true, c);
 }
 
 gort_timer *gort_timer_new(int64_t ns)
@@ -118,11 +137,13 @@ void gort_timer_free(gort_timer *t)
 
 gort_chan *gort_after(int64_t ns)
 {
-	struct gort_timer *gt = timer_new(ns, 0, true);
-	if (!gt)
+	/* two references: the caller's (taken in timer_new before arming) and
+	 * the timer's, dropped when it fires; the timer frees itself then */
+	if (!gort_running())
 		return NULL;
-	/* one reference for the caller, one kept by the timer until it fires */
-	return gort_chan_retain(gt->c);
+	gort_chan *c = NULL;
+	struct gort_timer *gt = timer_new_c(ns, &c);
+	return gt ? c : NULL;
 }
 
 #define SMALL 16

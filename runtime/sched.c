@@ -637,6 +637,12 @@ static void sw_finish(gort__xfer t)
 	default:
 		gort__fatal("sw_finish: bad action %d", r->action);
 	}
+	/* Due timers of this P run here, after the switch: the leaving
+	 * context's lock is released by now (a timer's callback may send on
+	 * the very channel a coroutine just parked on).  A relaxed load when
+	 * no timer is armed. */
+	if (gort__unlikely(atomic_load_explicit(&m->p->timers.when0, memory_order_relaxed)))
+		gort__timers_run(m->p, gort__nanotime());
 }
 
 /* Make g the running G of m; bind a stack on its first run. */
@@ -689,8 +695,6 @@ static struct gort__g *next_local(struct gort__p *p)
 	if (stopping())
 		return NULL;
 	p->schedtick++;
-	if (gort__unlikely(atomic_load_explicit(&p->timers.when0, memory_order_relaxed)))
-		gort__timers_run(p, gort__nanotime());
 	if (p->schedtick % GLOBAL_POLL == 0) {
 		struct gort__g *g = globrunq_get(p, 1);
 		if (g)

@@ -6,9 +6,11 @@
  * (leaf except for what callbacks take: timer lock -> channel lock ->
  * sched.lock; nothing takes a timer lock while holding one of those).
  *
- * Who runs a heap: any M, under its lock.  The P's own M checks it at every
- * schedule (findrunnable, and the direct-switch path) when when0 says
- * something may be due — a relaxed load, and a clock read only then, so a
+ * Who runs a heap: any M, under its lock, and never while holding another
+ * lock.  The P's own M checks it after every switch (sw_finish, once the
+ * leaving context's lock is released: a callback may send on the channel a
+ * coroutine just parked on) and in findrunnable, when when0 says something
+ * may be due — a relaxed load, and a clock read only then, so a
  * runtime without timers pays nothing; an M looking for work also runs the
  * due timers of every other P, so the timers of a P whose M is busy or idle
  * still fire.  An M with nothing to do sleeps on its futex until the
@@ -110,6 +112,7 @@ int gort__timer_start(struct gort__timer *t, int64_t when, int64_t period, gort_
 	t->period = period;
 	t->fn = fn;
 	t->arg = arg;
+	t->home = h;
 	__atomic_store_n(&t->heap, h, __ATOMIC_RELEASE);
 	h->t[h->n] = t;
 	sift_up(h, h->n++);
@@ -123,20 +126,20 @@ int gort__timer_start(struct gort__timer *t, int64_t when, int64_t period, gort_
 
 bool gort__timer_stop(struct gort__timer *t)
 {
-	for (;;) {
-		struct gort__theap *h = __atomic_load_n(&t->heap, __ATOMIC_ACQUIRE);
-		if (!h)
-			return false;
-		gort__lock_acquire(&h->lock);
-		if (__atomic_load_n(&t->heap, __ATOMIC_RELAXED) != h) { /* fired meanwhile */
-			gort__lock_release(&h->lock);
-			continue;
-		}
+	/* Lock the heap it was last armed on even if it is no longer queued:
+	 * its callback may be running right now (a one-shot timer leaves the
+	 * heap before its callback runs), and callbacks run under that lock. */
+	struct gort__theap *h = t->home;
+	if (!h)
+		return false;
+	gort__lock_acquire(&h->lock);
+	bool was = __atomic_load_n(&t->heap, __ATOMIC_RELAXED) == h;
+	if (was) {
 		heap_remove(h, t);
 		update_when0(h);
-		gort__lock_release(&h->lock);
-		return true;
 	}
+	gort__lock_release(&h->lock);
+	return was;
 }
 
 void gort__timers_run(struct gort__p *p, int64_t now)

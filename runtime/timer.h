@@ -19,10 +19,12 @@ struct gort__timer {
 	struct gort__theap *heap; /* (h) where it is queued, NULL when not; also read
 				   * lock-free by stop (__atomic acquire/release) */
 	int idx;                 /* (h) index in heap */
+	struct gort__theap *home; /* (o) the heap it was last armed on: set by start,
+				   * read by stop, both by the timer's owner */
 };
 
-/* Arm t (not armed) to fire at when (period > 0: repeatedly).  0 or
- * -ENOMEM. */
+/* Arm t (not armed; zero it before its first use) to fire at when
+ * (period > 0: repeatedly).  0 or -ENOMEM. */
 int gort__timer_start(struct gort__timer *t, int64_t when, int64_t period, gort__timer_fn fn,
 		      void *arg);
 /* Disarm: true if it was armed (it will not fire), false if it already

@@ -21,17 +21,34 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
 
 const (
-	spawnCount  = 1000000 // spawn: coroutines spawned
-	yieldRounds = 5000000 // yield, yield-fp: yields per coroutine
-	stealTasks  = 20000   // steal: CPU-bound tasks
-	idleSleep   = 2 * time.Second
-	protectOps  = 10000000 // protect: calls of a function with a defer
-	panicOps    = 200000   // panic-recover: panics recovered
+	spawnCount     = 1000000 // spawn: coroutines spawned
+	yieldRounds    = 5000000 // yield, yield-fp: yields per coroutine
+	stealTasks     = 20000   // steal: CPU-bound tasks
+	idleSleep      = 2 * time.Second
+	protectOps     = 10000000 // protect: calls of a function with a defer
+	panicOps       = 200000   // panic-recover: panics recovered
+	pingpongRounds = 1000000  // pingpong: round trips
+	mpmcItems      = 10000000 // chanmpmc: ints sent
+	mpmcCap        = 128      // chanmpmc: the channel's capacity
+	mpmcProducers  = 4
+	mpmcConsumers  = 4
+	fibN           = 27 // fib: fib(fibN) = fibWant
+	fibWant        = 196418
+	skynetDiv      = 10                    // skynet: fan-out
+	skynetLeaves   = 1000000               // skynet: skynetDiv^6 leaves
+	skynetWant     = 499999500000          // skynet: the sum of 0 .. skynetLeaves-1
+	selectOps      = 1000000               // select: selects done
+	parkedCount    = 100000                // parked: goroutines parked
+	parked1MCount  = 1000000               // parked_1m: goroutines parked
+	parkedSettle   = 20 * time.Millisecond // parked: settle after the last one signals
+	timerCount     = 100000                // timers: sleeping goroutines
+	timerSeed      = 42                    // timers: the LCG's seed
 	// calibration: the spin loop is timed over calibLoops iterations,
 	// calibRuns times, and the median is scaled to calibTargetNs.
 	calibLoops    = 1000000
@@ -229,6 +246,262 @@ func calibrate() int64 {
 	return loops
 }
 
+// ---------------------------------------------------------------- pingpong
+
+// Two goroutines bounce an int over two unbuffered channels: ping sends on
+// a and waits on b, pong echoes a's value back incremented on b.
+func benchPingpong() error {
+	a, b := make(chan int64), make(chan int64)
+	var wg sync.WaitGroup
+	var last int64
+	start := time.Now()
+	wg.Add(2)
+	go func() {
+		v := int64(0)
+		for i := 0; i < pingpongRounds; i++ {
+			a <- v
+			v = <-b
+		}
+		last = v
+		wg.Done()
+	}()
+	go func() {
+		for i := 0; i < pingpongRounds; i++ {
+			v := <-a
+			b <- v + 1
+		}
+		wg.Done()
+	}()
+	wg.Wait()
+	el := time.Since(start)
+	if last != pingpongRounds {
+		return fmt.Errorf("pingpong: got %d, want %d", last, pingpongRounds)
+	}
+	result("pingpong", "ns_per_roundtrip", fmtFloat(float64(el.Nanoseconds())/pingpongRounds, 2), "ns")
+	return nil
+}
+
+// ---------------------------------------------------------------- chanmpmc
+
+// mpmcProducers producers send the ints 0 .. mpmcItems-1 (producer p the
+// p-th contiguous share) on one channel of capacity mpmcCap; mpmcConsumers
+// consumers receive until it is closed and add up what they got.
+func benchChanMPMC() error {
+	c := make(chan int64, mpmcCap)
+	var prod, cons sync.WaitGroup
+	var sum, count int64
+	start := time.Now()
+	cons.Add(mpmcConsumers)
+	for i := 0; i < mpmcConsumers; i++ {
+		go func() {
+			var s, n int64
+			for v := range c {
+				s += v
+				n++
+			}
+			atomic.AddInt64(&sum, s)
+			atomic.AddInt64(&count, n)
+			cons.Done()
+		}()
+	}
+	prod.Add(mpmcProducers)
+	for i := 0; i < mpmcProducers; i++ {
+		from, to := int64(mpmcItems)*int64(i)/mpmcProducers, int64(mpmcItems)*int64(i+1)/mpmcProducers
+		go func() {
+			for v := from; v < to; v++ {
+				c <- v
+			}
+			prod.Done()
+		}()
+	}
+	prod.Wait()
+	close(c)
+	cons.Wait()
+	el := time.Since(start)
+	want := int64(mpmcItems) * (mpmcItems - 1) / 2
+	if sum != want || count != mpmcItems {
+		return fmt.Errorf("chanmpmc: %d items summing to %d, want %d summing to %d",
+			count, sum, mpmcItems, want)
+	}
+	result("chanmpmc", "ns_per_item", fmtFloat(float64(el.Nanoseconds())/mpmcItems, 2), "ns")
+	return nil
+}
+
+// ---------------------------------------------------------------- fib
+
+// fib(n): for n >= 2, spawn a goroutine for fib(n-1) that sends its result
+// on a 1-slot channel, compute fib(n-2) here, then receive.
+func fib(n int) int64 {
+	if n < 2 {
+		return int64(n)
+	}
+	c := make(chan int64, 1)
+	go func() { c <- fib(n - 1) }()
+	y := fib(n - 2)
+	return <-c + y
+}
+
+func benchFib() error {
+	start := time.Now()
+	v := fib(fibN)
+	el := time.Since(start)
+	if v != fibWant {
+		return fmt.Errorf("fib: fib(%d) = %d, want %d", fibN, v, fibWant)
+	}
+	result("fib", "total_ms", fmtFloat(float64(el.Nanoseconds())/1e6, 3), "ms")
+	return nil
+}
+
+// ---------------------------------------------------------------- skynet
+
+// skynet: node (num, size) is a leaf returning num when size == 1, else it
+// spawns skynetDiv children (num + i*size/div, size/div) that send their
+// sums on its own unbuffered channel, and sends the total on its parent's.
+func skynet(up chan<- int64, num, size int64) {
+	if size == 1 {
+		up <- num
+		return
+	}
+	c := make(chan int64)
+	sub := size / skynetDiv
+	for i := int64(0); i < skynetDiv; i++ {
+		go skynet(c, num+i*sub, sub)
+	}
+	var sum int64
+	for i := 0; i < skynetDiv; i++ {
+		sum += <-c
+	}
+	up <- sum
+}
+
+func benchSkynet() error {
+	c := make(chan int64)
+	start := time.Now()
+	go skynet(c, 0, skynetLeaves)
+	sum := <-c
+	el := time.Since(start)
+	rss := peakRSSKiB()
+	if sum != skynetWant {
+		return fmt.Errorf("skynet: sum %d, want %d", sum, int64(skynetWant))
+	}
+	result("skynet", "total_ms", fmtFloat(float64(el.Nanoseconds())/1e6, 3), "ms")
+	result("skynet", "peak_rss_kib", strconv.FormatInt(rss, 10), "KiB")
+	return nil
+}
+
+// ---------------------------------------------------------------- select
+
+// Two producers each send selectOps/2 ints (1 .. selectOps/2) on their own
+// unbuffered channel; one goroutine (main) selects selectOps times over the
+// two receives.
+func benchSelect() error {
+	c1, c2 := make(chan int64), make(chan int64)
+	producer := func(c chan<- int64) {
+		for v := int64(1); v <= selectOps/2; v++ {
+			c <- v
+		}
+	}
+	var sum int64
+	var n [2]int64
+	start := time.Now()
+	go producer(c1)
+	go producer(c2)
+	for i := 0; i < selectOps; i++ {
+		select {
+		case v := <-c1:
+			n[0]++
+			sum += v
+		case v := <-c2:
+			n[1]++
+			sum += v
+		}
+	}
+	el := time.Since(start)
+	half := int64(selectOps / 2)
+	want := half * (half + 1)
+	if n[0] != half || n[1] != half || sum != want {
+		return fmt.Errorf("select: %d + %d values summing to %d, want %d + %d summing to %d",
+			n[0], n[1], sum, half, half, want)
+	}
+	result("select", "ns_per_select", fmtFloat(float64(el.Nanoseconds())/selectOps, 2), "ns")
+	return nil
+}
+
+// ---------------------------------------------------------------- parked, parked_1m
+
+// count goroutines each signal the wait group `parked` and block receiving
+// on one channel.  park_ms: from the first spawn until `parked` reaches
+// zero; then a settle of parkedSettle before RSS is read
+// (rss_per_coroutine: the rise in peak RSS since before the first spawn,
+// over count).  exit_ms: from closing the channel until all have returned.
+func benchParked(name string, count int) error {
+	c := make(chan struct{})
+	var parked, exited sync.WaitGroup
+	rss0 := peakRSSKiB()
+	start := time.Now()
+	parked.Add(count)
+	exited.Add(count)
+	for i := 0; i < count; i++ {
+		go func() {
+			parked.Done()
+			<-c
+			exited.Done()
+		}()
+	}
+	parked.Wait()
+	park := time.Since(start)
+	time.Sleep(parkedSettle)
+	rss1 := peakRSSKiB()
+	live := runtime.NumGoroutine()
+	t1 := time.Now()
+	close(c)
+	exited.Wait()
+	el := time.Since(t1)
+	if live < count {
+		return fmt.Errorf("%s: only %d of %d goroutines alive while parked", name, live, count)
+	}
+	result(name, "rss_per_coroutine", fmtFloat(float64(rss1-rss0)*1024/float64(count), 1), "B")
+	result(name, "park_ms", fmtFloat(float64(park.Nanoseconds())/1e6, 3), "ms")
+	result(name, "exit_ms", fmtFloat(float64(el.Nanoseconds())/1e6, 3), "ms")
+	return nil
+}
+
+// ---------------------------------------------------------------- timers
+
+// timerCount goroutines each sleep a duration of 1 .. 100 ms drawn in
+// advance from the LCG x = x*6364136223846793005 + 1442695040888963407
+// (seed timerSeed): d = 1 + (x >> 33) % 100 ms.  Each measures its own
+// lateness (actual sleep - requested); total_ms runs from the first spawn
+// until the last goroutine is done.
+func benchTimers() error {
+	ms := make([]int, timerCount)
+	x := uint64(timerSeed)
+	for i := range ms {
+		x = x*6364136223846793005 + 1442695040888963407
+		ms[i] = 1 + int((x>>33)%100)
+	}
+	var wg sync.WaitGroup
+	var late int64
+	start := time.Now()
+	wg.Add(timerCount)
+	for i := 0; i < timerCount; i++ {
+		go func(d time.Duration) {
+			t0 := time.Now()
+			time.Sleep(d)
+			atomic.AddInt64(&late, int64(time.Since(t0)-d))
+			wg.Done()
+		}(time.Duration(ms[i]) * time.Millisecond)
+	}
+	wg.Wait()
+	el := time.Since(start)
+	if late < 0 {
+		return fmt.Errorf("timers: total lateness %d ns < 0: woke early", late)
+	}
+	result("timers", "total_ms", fmtFloat(float64(el.Nanoseconds())/1e6, 3), "ms")
+	result("timers", "mean_lateness_us", fmtFloat(float64(late)/timerCount/1e3, 3), "us")
+	return nil
+}
+
 // ---------------------------------------------------------------- idle
 
 func benchIdle() error {
@@ -244,7 +517,8 @@ func benchIdle() error {
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: go_bench <workload> <procs> [loops]\n"+
 		"       go_bench calibrate\n"+
-		"workloads: spawn yield yield-fp steal idle protect panic-recover")
+		"workloads: spawn yield yield-fp steal idle protect panic-recover\n"+
+		"           pingpong chanmpmc fib skynet select parked parked_1m timers")
 	os.Exit(2)
 }
 
@@ -290,6 +564,22 @@ func main() {
 		err = benchProtect()
 	case "panic-recover":
 		err = benchPanicRecover()
+	case "pingpong":
+		err = benchPingpong()
+	case "chanmpmc":
+		err = benchChanMPMC()
+	case "fib":
+		err = benchFib()
+	case "skynet":
+		err = benchSkynet()
+	case "select":
+		err = benchSelect()
+	case "parked":
+		err = benchParked("parked", parkedCount)
+	case "parked_1m":
+		err = benchParked("parked_1m", parked1MCount)
+	case "timers":
+		err = benchTimers()
 	default:
 		fmt.Fprintf(os.Stderr, "go_bench: unknown workload %q\n", os.Args[1])
 		usage()
