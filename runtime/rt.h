@@ -226,6 +226,8 @@ struct gort__m {
 	gort__note park;             /* (a) idle Ms sleep here */
 	struct gort__m *link;        /* (s) idle list */
 	bool idle;                   /* (s) on the idle list */
+	int in_timers;               /* (o) running timer callbacks: readied Gs queue
+				      * FIFO (deadline order), not in runnext */
 	struct gort__m *alllink;     /* (s) list of all Ms */
 	uint64_t rand;               /* (o) */
 	void *altstack;              /* (o) sigaltstack memory */

@@ -793,6 +793,12 @@ void gort__sched_put_new(struct gort__g *g)
 {
 	struct gort__m *m = gort__tls_m;
 	if (m && m->p) {
+		if (gort__unlikely(m->in_timers)) {
+			runq_put(m->p, g, false); /* timers: keep firing order */
+			if (gort__sched.nprocs > 1)
+				wakep();
+			return;
+		}
 		runq_put(m->p, g, true); /* the seq_cst runnext exchange */
 		if (gort__sched.nprocs > 1)
 			wakep_nofence();

@@ -18,6 +18,10 @@
  * precise, no polling); arming a timer that becomes its heap's earliest
  * kicks an idle M so it re-computes its sleep (sched.c).
  *
+ * Coroutines readied by callbacks join the run queue in firing order
+ * (FIFO), not runnext, so timers that fire in one batch wake their
+ * coroutines in deadline order.
+ *
  * Callbacks run under the heap's lock, so gort__timer_stop, which takes the
  * lock, returns only after a running callback finished: a timer can be
  * stopped and its memory reused at once.  The runner is done with the
@@ -148,7 +152,10 @@ void gort__timers_run(struct gort__p *p, int64_t now)
 	int64_t w = atomic_load_explicit(&h->when0, memory_order_acquire);
 	if (!w || w > now)
 		return;
+	struct gort__m *m = gort__tls_m;
 	gort__lock_acquire(&h->lock);
+	if (m)
+		m->in_timers++;
 	while (h->n && h->t[0]->when <= now) {
 		struct gort__timer *t = h->t[0];
 		if (t->period > 0) {
@@ -162,6 +169,8 @@ void gort__timers_run(struct gort__p *p, int64_t now)
 		GORT__BUMP(p->st.timers_fired);
 		t->fn(t, t->arg, now); /* t may be freed by its owner after this */
 	}
+	if (m)
+		m->in_timers--;
 	update_when0(h);
 	gort__lock_release(&h->lock);
 }
