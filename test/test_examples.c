@@ -201,3 +201,23 @@ Test(examples, panic_repanic, .timeout = 30)
 	assert_lacks(&r, out, "never printed");
 	assert_lacks(&r, err, "panic:");
 }
+
+/* The worker pool whose jobs channel is never closed: the workers leak,
+ * blocked in their receive (the example counts them). */
+Test(examples, workerpool_leak, .timeout = 30)
+{
+	static struct example_run r;
+	run_example("workerpool_leak", &r);
+	assert_exit_ok(&r);
+	assert_has(&r, out, "sum 10100; leaked: 4 worker coroutines still blocked receiving on jobs\n");
+}
+
+/* The fix: close the jobs channel, and close results once every worker is
+ * done; nothing is left behind. */
+Test(examples, workerpool_fixed, .timeout = 30)
+{
+	static struct example_run r;
+	run_example("workerpool_fixed", &r);
+	assert_exit_ok(&r);
+	assert_has(&r, out, "sum of squares 1..1000 = 333833500 (want 333833500); live coroutines: 1\n");
+}
