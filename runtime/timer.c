@@ -104,7 +104,7 @@ int gort__timer_start(struct gort__timer *t, int64_t when, int64_t period, gort_
 	gort__lock_acquire(&h->lock);
 	if (h->n == h->cap) {
 		int cap = h->cap ? 2 * h->cap : 64;
-		struct gort__timer **nt = realloc(h->t, (size_t)cap * sizeof *nt);
+		struct gort__timer **nt = realloc(h->t, (size_t)cap * sizeof(struct gort__timer *));
 		if (!nt) {
 			gort__lock_release(&h->lock);
 			return -ENOMEM;
