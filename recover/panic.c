@@ -419,28 +419,32 @@ static _Noreturn void raise_panic(struct gort__panic *p, int skip)
 	panic_start(p);
 }
 
+/* Format the message into a record in this frame and raise it. */
+static _Noreturn void vpanicf(bool runtime_error, const char *signal_line, int skip,
+			      const char *fmt, va_list ap)
+{
+	struct gort__panic p;
+	panic_init(&p, NULL, runtime_error, signal_line);
+	vsnprintf(p.info.message, sizeof p.info.message, fmt, ap);
+	raise_panic(&p, skip + 1);
+}
+
 static void panicf(bool runtime_error, const char *signal_line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4), noreturn));
 static void panicf(bool runtime_error, const char *signal_line, const char *fmt, ...)
 {
-	struct gort__panic p;
-	panic_init(&p, NULL, runtime_error, signal_line);
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(p.info.message, sizeof p.info.message, fmt, ap);
-	va_end(ap);
-	raise_panic(&p, 2);
+	vpanicf(runtime_error, signal_line, 2, fmt, ap);
+	va_end(ap); /* not reached; keeps va_start/va_end paired */
 }
 
 void gort_panic(const char *fmt, ...)
 {
-	struct gort__panic p;
-	panic_init(&p, NULL, false, NULL);
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(p.info.message, sizeof p.info.message, fmt, ap);
-	va_end(ap);
-	raise_panic(&p, 1);
+	vpanicf(false, NULL, 1, fmt, ap);
+	va_end(ap); /* not reached; keeps va_start/va_end paired */
 }
 
 void gort_panic_value(void *value)
