@@ -160,25 +160,6 @@ _Noreturn void gort__block_forever(int reason, const char *file, int line)
 		gort__note_sleep(&n);
 }
 
-static bool unlock_chan(void *arg)
-{
-	gort__lock_release(&((struct gort_chan *)arg)->lock);
-	return true;
-}
-
-/* Park (or sleep) on s until woken; the channel's lock is held and is
- * released once the waiter is off its stack. */
-static void block_on(struct gort_chan *c, struct gort__sudog *s, int reason, const char *file,
-		     int line)
-{
-	if (s->own.g) {
-		gort__park(unlock_chan, c, reason, file, line);
-		return;
-	}
-	gort__lock_release(&c->lock);
-	gort__note_sleep(&s->own.note);
-}
-
 static void sudog_init(struct gort__sudog *s, void *elem)
 {
 	memset(s, 0, sizeof *s);
@@ -220,7 +201,7 @@ static int chan_send(struct gort_chan *c, const void *elem, bool block, const ch
 	sudog_init(&me, (void *)elem);
 	gort_chan_retain(c);
 	gort__sudogq_push(&c->sendq, &me);
-	block_on(c, &me, GORT__WR_CHAN_SEND, file, line);
+	gort__waiter_block(&me.own, &c->lock, GORT__WR_CHAN_SEND, file, line);
 	bool ok = me.success;
 	gort_chan_release(c);
 	if (!ok)
@@ -268,7 +249,7 @@ static int chan_recv(struct gort_chan *c, void *elem, bool *okp, bool block, con
 	sudog_init(&me, elem);
 	gort_chan_retain(c);
 	gort__sudogq_push(&c->recvq, &me);
-	block_on(c, &me, GORT__WR_CHAN_RECV, file, line);
+	gort__waiter_block(&me.own, &c->lock, GORT__WR_CHAN_RECV, file, line);
 	if (okp)
 		*okp = me.success;
 	gort_chan_release(c);

@@ -188,12 +188,7 @@ int gort_select_at(gort_case *cs, size_t n, bool nonblocking, const char *file, 
 		gort_chan_retain(cs[i].chan);
 		gort__sudogq_push(cs[i].dir == GORT_SEND ? &cs[i].chan->sendq : &cs[i].chan->recvq, s);
 	}
-	if (sel.waiter.g) {
-		gort__park(sel_unlock_cb, &l, GORT__WR_SELECT, file, line);
-	} else {
-		sel_unlock(&l);
-		gort__note_sleep(&sel.waiter.note);
-	}
+	gort__waiter_block_fn(&sel.waiter, sel_unlock_cb, &l, GORT__WR_SELECT, file, line);
 	/* 5. woken: drop the losers */
 	sel_lock(&l);
 	for (size_t k = 0; k < nl; k++) {

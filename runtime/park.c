@@ -9,15 +9,21 @@ static bool unlock_lock(void *arg)
 	return true;
 }
 
+void gort__waiter_block_fn(struct gort__waiter *w, gort__unlock_fn unlock, void *arg, int reason,
+			   const char *file, int line)
+{
+	if (w->g) {
+		gort__park(unlock, arg, reason, file, line);
+		return;
+	}
+	unlock(arg);
+	gort__note_sleep(&w->note);
+}
+
 void gort__waiter_block(struct gort__waiter *w, gort__lock *lk, int reason, const char *file,
 			int line)
 {
-	if (w->g) {
-		gort__park(unlock_lock, lk, reason, file, line);
-		return;
-	}
-	gort__lock_release(lk);
-	gort__note_sleep(&w->note);
+	gort__waiter_block_fn(w, unlock_lock, lk, reason, file, line);
 }
 
 void gort__waiter_wake(struct gort__waiter *w)

@@ -89,6 +89,10 @@ static inline struct gort__waiter *gort__waitq_take_all(struct gort__waitq *q)
 
 void gort__waiter_block(struct gort__waiter *w, gort__lock *lk, int reason, const char *file,
 			int line);
+/* The same, for waits guarded by more than one lock (select): unlock(arg)
+ * releases them; it runs after the coroutine is off its stack. */
+void gort__waiter_block_fn(struct gort__waiter *w, gort__unlock_fn unlock, void *arg, int reason,
+			   const char *file, int line);
 void gort__waiter_wake(struct gort__waiter *w);
 
 /* Wake every waiter of a list taken with gort__waitq_take_all. */
