@@ -223,6 +223,7 @@ struct gort__m {
 	gort__fctx g0ctx;            /* (o) the scheduler loop's context while a G runs */
 	struct gort__fiber g0fiber;  /* (o) */
 	struct gort__swrec sw;       /* (o) */
+	struct gort__g *handoff;     /* (o) G that g0 runs next (see gort__park) */
 	gort__note park;             /* (a) idle Ms sleep here */
 	struct gort__m *link;        /* (s) idle list */
 	bool idle;                   /* (s) on the idle list */

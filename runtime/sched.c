@@ -510,6 +510,7 @@ static void reset_spinning(struct gort__m *m)
  * an idle P, if any, and return so findrunnable runs the due timers. */
 static void stopm(struct gort__m *m)
 {
+	gort__stack_scavenge(); /* idle time: give freed stacks' pages back */
 	for (;;) {
 		gort__lock_acquire(&gort__sched.lock);
 		if (stopping()) {
@@ -776,6 +777,14 @@ void gort__park(gort__unlock_fn unlock, void *arg, int reason, const char *file,
 	atomic_store_explicit(&self->wait_reason, (uint8_t)reason, memory_order_relaxed);
 	GORT__BUMP(m->p->st.parks);
 	struct gort__g *next = next_local(m->p);
+	if (next && !next->ctx && unlock) {
+		/* A first run binds a stack and faults its top page in: not
+		 * while the wait queue's lock is held (every other coroutine
+		 * parking there would wait for it).  g0 runs next instead,
+		 * after the unlock. */
+		m->handoff = next;
+		next = NULL;
+	}
 	switch_from_g(m, self, next, GORT__SW_PARK, unlock, arg);
 	atomic_store_explicit(&self->wait_reason, GORT__WR_NONE, memory_order_relaxed);
 }
@@ -966,11 +975,15 @@ static void *m_main(void *arg)
 	acquirep(m, m->nextp);
 	m->nextp = NULL;
 	for (;;) {
-		struct gort__g *g = findrunnable(m);
-		if (!g)
-			break;
-		if (m->spinning)
-			reset_spinning(m);
+		struct gort__g *g = m->handoff;
+		m->handoff = NULL;
+		if (!g) {
+			g = findrunnable(m);
+			if (!g)
+				break;
+			if (m->spinning)
+				reset_spinning(m);
+		}
 		execute(m, g);
 	}
 	if (m->p) {

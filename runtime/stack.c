@@ -28,9 +28,13 @@
  * cache to and from the class pool.  A class pool (under its lock) keeps
  * two lists: hot (pages may be resident) and cold (trimmed).  When the hot
  * list passes GORT__STACK_HOT_MAX, the excess is trimmed with MADV_DONTNEED
- * outside the lock (guards survive it) and moved to the cold list, so a
- * burst of a million coroutines does not pin its memory forever.  Stacks
- * are handed out hot first.  Slabs are unmapped at shutdown only.
+ * (guards survive it; neighbouring slots go in one call) and moved to the
+ * cold list, so a burst of a million coroutines does not pin its memory
+ * forever.  Trimming is the kernel's work of freeing pages (about 0.3 µs a
+ * stack), so it is left to an M about to go idle (gort__stack_scavenge,
+ * like Go's background scavenger), unless the hot list could pin more than
+ * GORT__STACK_HOT_BYTES: then whoever gives a stack back trims at once.
+ * Never under the class lock.  Stacks are handed out hot first.  Slabs are unmapped at shutdown only.
  *
  * Locks: classes_lock guards the class list; each class's lock guards its
  * lists, counters and slabs.  No other lock is taken while holding one.
@@ -75,6 +79,8 @@ static void san_release(struct gort__stack *s)
 #define SLAB_FIRST (4u << 20)
 #define SLAB_MAX (1u << 30)
 #define GORT__STACK_HOT_MAX 1024
+/* A class trims on the spot once its hot stacks could pin this much. */
+#define GORT__STACK_HOT_BYTES ((size_t)2 << 30)
 
 struct slab {
 	char *base;
@@ -91,6 +97,7 @@ struct gort__stack_class {
 	gort__lock lock;
 	struct gort__stack *hot, *cold; /* (l) free lists */
 	size_t nhot, ncold;             /* (l) */
+	size_t hot_limit;               /* (i) nhot that is trimmed at once */
 	struct slab *slabs;             /* (l) newest first; slabs->ncarved < nslots while carving */
 	size_t next_len;                /* (l) length of the next slab */
 	struct gort__stack_class *next; /* (c) classes_lock */
@@ -103,6 +110,7 @@ static size_t default_size;                       /* set at init */
 static size_t page_size;                          /* set at init */
 static _Atomic int guard_mode;                    /* may drop from madvise to mprotect once */
 static _Atomic long mprotect_budget;              /* guards mprotect may still make */
+static _Atomic bool scavenge_wanted;              /* a class is above its watermark */
 
 const char *gort__guard_mode_name(enum gort__guard_mode m)
 {
@@ -193,6 +201,9 @@ static struct gort__stack_class *class_for(size_t size)
 			c->size = size;
 			c->slot = size + GORT__GUARD_SIZE;
 			c->next_len = SLAB_FIRST;
+			c->hot_limit = GORT__STACK_HOT_BYTES / size;
+			if (c->hot_limit < 2 * GORT__STACK_HOT_MAX)
+				c->hot_limit = 2 * GORT__STACK_HOT_MAX;
 			c->next = classes;
 			classes = c;
 			if (size == default_size)
@@ -292,18 +303,107 @@ static int class_take(struct gort__stack_class *c, struct gort__stack **out, int
 	return got;
 }
 
-static void trim(struct gort__stack *list)
+/* Merge two address-sorted lists. */
+static struct gort__stack *merge_by_address(struct gort__stack *a, struct gort__stack *b)
 {
-	for (struct gort__stack *s = list; s; s = s->next) {
-		madvise(s->lo, s->size, MADV_DONTNEED);
-		s->hot = 0;
+	struct gort__stack head = {0}, *t = &head;
+	while (a && b) {
+		struct gort__stack **lo = a->lo < b->lo ? &a : &b;
+		t->next = *lo;
+		t = *lo;
+		*lo = (*lo)->next;
 	}
+	t->next = a ? a : b;
+	return head.next;
 }
 
-/* Give n stacks back to their class pool, trimming above the watermark. */
+/* Sort a list by address: bottom-up merge sort, O(n log n), no recursion. */
+static struct gort__stack *sort_by_address(struct gort__stack *list)
+{
+	struct gort__stack *bins[64] = {0}; /* bins[i]: a sorted run of 2^i, or NULL */
+	while (list) {
+		struct gort__stack *one = list;
+		list = list->next;
+		one->next = NULL;
+		int i = 0;
+		for (; i < 63 && bins[i]; i++) {
+			one = merge_by_address(bins[i], one);
+			bins[i] = NULL;
+		}
+		bins[i] = one;
+	}
+	struct gort__stack *out = NULL;
+	for (int i = 0; i < 64; i++)
+		if (bins[i])
+			out = merge_by_address(bins[i], out);
+	return out;
+}
+
+/* Release the pages of a list of free stacks of one class; returns the
+ * list sorted by address.  Neighbouring slots are released by one madvise
+ * over [stack | guard | stack ...]: guard markers and PROT_NONE guards
+ * survive MADV_DONTNEED, and one call means one TLB shootdown instead of
+ * one per stack (which, with other threads running, costs more than
+ * everything else a coroutine's exit does). */
+static struct gort__stack *trim(struct gort__stack *list)
+{
+	list = sort_by_address(list);
+	struct gort__stack *run = list;
+	while (run) {
+		struct gort__stack *end = run;
+		run->hot = 0;
+		while (end->next && end->next->lo == end->lo + end->size + GORT__GUARD_SIZE) {
+			end = end->next;
+			end->hot = 0;
+		}
+		madvise(run->lo, (size_t)(end->lo + end->size - run->lo), MADV_DONTNEED);
+		run = end->next;
+	}
+	return list;
+}
+
+/* Detach the coldest stacks above the watermark from c's hot list; class
+ * lock held.  Returns them (NULL if none) and their number in *n. */
+static struct gort__stack *take_excess(struct gort__stack_class *c, size_t *n)
+{
+	*n = 0;
+	if (c->nhot <= GORT__STACK_HOT_MAX)
+		return NULL;
+	/* Keep the most recently used half of the watermark hot. */
+	size_t keep = GORT__STACK_HOT_MAX / 2;
+	struct gort__stack *s = c->hot;
+	for (size_t i = 1; i < keep; i++)
+		s = s->next;
+	struct gort__stack *excess = s->next;
+	s->next = NULL;
+	*n = c->nhot - keep;
+	c->nhot = keep;
+	return excess;
+}
+
+/* Trim a detached excess list (class lock not held) and file it cold. */
+static void trim_excess(struct gort__stack_class *c, struct gort__stack *excess, size_t n)
+{
+	if (!excess)
+		return;
+	excess = trim(excess);
+	struct gort__stack *last = excess;
+	while (last->next)
+		last = last->next;
+	gort__lock_acquire(&c->lock);
+	last->next = c->cold;
+	c->cold = excess;
+	c->ncold += n;
+	gort__lock_release(&c->lock);
+}
+
+/* Give n stacks back to their class pool.  Above the watermark the excess
+ * is left for an idle M (gort__stack_scavenge), so that a burst of exits
+ * does not pay for the kernel's page freeing; only past the hard limit is
+ * it trimmed here and now. */
 static void class_give(struct gort__stack_class *c, struct gort__stack **in, int n)
 {
-	struct gort__stack *excess = NULL, *last = NULL;
+	struct gort__stack *excess = NULL;
 	size_t nexcess = 0;
 	gort__lock_acquire(&c->lock);
 	for (int i = 0; i < n; i++) {
@@ -312,27 +412,32 @@ static void class_give(struct gort__stack_class *c, struct gort__stack **in, int
 		c->nhot++;
 	}
 	if (c->nhot > GORT__STACK_HOT_MAX) {
-		/* Keep the most recently used half of the watermark hot. */
-		size_t keep = GORT__STACK_HOT_MAX / 2;
-		struct gort__stack *s = c->hot;
-		for (size_t i = 1; i < keep; i++)
-			s = s->next;
-		excess = s->next;
-		s->next = NULL;
-		nexcess = c->nhot - keep;
-		c->nhot = keep;
+		if (c->nhot > c->hot_limit)
+			excess = take_excess(c, &nexcess);
+		else
+			atomic_store_explicit(&scavenge_wanted, true, memory_order_relaxed);
 	}
 	gort__lock_release(&c->lock);
-	if (!excess)
+	trim_excess(c, excess, nexcess);
+}
+
+void gort__stack_scavenge(void)
+{
+	if (!atomic_load_explicit(&scavenge_wanted, memory_order_relaxed) ||
+	    !atomic_exchange_explicit(&scavenge_wanted, false, memory_order_relaxed))
 		return;
-	trim(excess);
-	for (last = excess; last->next; last = last->next)
-		;
-	gort__lock_acquire(&c->lock);
-	last->next = c->cold;
-	c->cold = excess;
-	c->ncold += nexcess;
-	gort__lock_release(&c->lock);
+	gort__lock_acquire(&classes_lock);
+	struct gort__stack_class *c = classes;
+	gort__lock_release(&classes_lock);
+	/* Classes are only added (at the head) until shutdown: the list from
+	 * c on is stable. */
+	for (; c; c = c->next) {
+		size_t n;
+		gort__lock_acquire(&c->lock);
+		struct gort__stack *excess = take_excess(c, &n);
+		gort__lock_release(&c->lock);
+		trim_excess(c, excess, n);
+	}
 }
 
 static void prepare(struct gort__stack *s)
