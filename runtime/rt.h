@@ -138,11 +138,20 @@ struct gort__timer;
 /* One P's heap.  lock guards everything; when0 mirrors the earliest
  * deadline (0: empty) for lock-free peeks (relaxed; a stale peek only
  * delays the check to the next schedule or idle wakeup). */
+/* A heap entry: the deadline is kept beside the pointer so that sifting
+ * reads only the heap's array (the timers themselves live on coroutine
+ * stacks and in channels, a cache miss each). */
+struct gort__tentry {
+	int64_t when;
+	struct gort__timer *t;
+};
+
+/* A P's timers: a 4-ary min-heap on when.  (h): its lock. */
 struct gort__theap {
 	gort__lock lock;
-	struct gort__timer **t;
-	int n, cap;
-	_Atomic int64_t when0;
+	struct gort__tentry *e; /* (h) */
+	int n, cap;             /* (h) */
+	_Atomic int64_t when0;  /* (a) e[0].when or 0; written under (h), read lock-free */
 };
 
 #define GORT__RUNQ_SIZE 256
@@ -191,6 +200,14 @@ struct gort__p {
 };
 
 enum { GORT__P_IDLE = 0, GORT__P_RUNNING = 1 };
+
+/* Free slots in p's ring, for its owner (thieves only make more room). */
+static inline int gort__runq_room(struct gort__p *p)
+{
+	uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
+	uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
+	return GORT__RUNQ_SIZE - (int)(t - h);
+}
 
 /* What the context resumed by a switch must do for the one that left. */
 enum gort__sw_action {

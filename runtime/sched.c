@@ -508,9 +508,26 @@ static void reset_spinning(struct gort__m *m)
  * are armed anywhere, sleep only until the earliest; on that timeout (or
  * when gort__timer_kick wakes it because an earlier timer was armed) take
  * an idle P, if any, and return so findrunnable runs the due timers. */
+/* Idle time: give freed stacks' pages back, a chunk at a time, while no
+ * work is queued and no timer is due within the next millisecond (each
+ * chunk costs about 0.1 ms; work readied meanwhile wakes another M). */
+static void scavenge(void)
+{
+	enum { CHUNK = 256 };
+	const int64_t horizon = 1000000;
+	while (gort__stack_scavenge(CHUNK)) {
+		if (atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) > 0 || stopping())
+			return;
+		int64_t next = gort__timers_earliest();
+		if (next && next < gort__nanotime() + horizon)
+			return;
+	}
+}
+
 static void stopm(struct gort__m *m)
 {
-	gort__stack_scavenge(); /* idle time: give freed stacks' pages back */
+	scavenge();
+	bool timed = true; /* sleep until the earliest timer (see below) */
 	for (;;) {
 		gort__lock_acquire(&gort__sched.lock);
 		if (stopping()) {
@@ -522,7 +539,7 @@ static void stopm(struct gort__m *m)
 		gort__sched.nmidle++;
 		m->idle = true;
 		gort__lock_release(&gort__sched.lock);
-		int64_t deadline = gort__timers_earliest();
+		int64_t deadline = timed ? gort__timers_earliest() : 0;
 		bool woken = deadline ? gort__note_sleep_until(&m->park, deadline)
 				      : (gort__note_sleep(&m->park), true);
 		if (!woken) {
@@ -561,6 +578,9 @@ static void stopm(struct gort__m *m)
 			acquirep(m, p);
 			return;
 		}
+		/* Every P has an M, which runs the due timers (sw_finish): sleep
+		 * until woken, not on a deadline that may already be past. */
+		timed = woken;
 	}
 }
 
@@ -608,6 +628,8 @@ static void release_dead(struct gort__m *m, struct gort__g *g)
 /* Runs in the resumed context right after every switch, on the same M as
  * the context that left: finish what that one could not do on its own
  * stack. */
+static void run_all_timers(void);
+
 static void sw_finish(gort__xfer t)
 {
 	struct gort__swrec *r = t.data;
@@ -644,6 +666,10 @@ static void sw_finish(gort__xfer t)
 	 * no timer is armed. */
 	if (gort__unlikely(atomic_load_explicit(&m->p->timers.when0, memory_order_relaxed)))
 		gort__timers_run(m->p, gort__nanotime());
+	/* Now and then every P's: one whose M is stuck in a long call (or
+	 * whose idle M has not woken yet) still gets its timers run. */
+	if (gort__unlikely(m->p->schedtick % GLOBAL_POLL == 0) && gort__sched.nprocs > 1)
+		run_all_timers();
 }
 
 /* Make g the running G of m; bind a stack on its first run. */

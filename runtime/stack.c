@@ -28,13 +28,18 @@
  * cache to and from the class pool.  A class pool (under its lock) keeps
  * two lists: hot (pages may be resident) and cold (trimmed).  When the hot
  * list passes GORT__STACK_HOT_MAX, the excess is trimmed with MADV_DONTNEED
- * (guards survive it; neighbouring slots go in one call) and moved to the
- * cold list, so a burst of a million coroutines does not pin its memory
- * forever.  Trimming is the kernel's work of freeing pages (about 0.3 µs a
- * stack), so it is left to an M about to go idle (gort__stack_scavenge,
- * like Go's background scavenger), unless the hot list could pin more than
- * GORT__STACK_HOT_BYTES: then whoever gives a stack back trims at once.
- * Never under the class lock.  Stacks are handed out hot first.  Slabs are unmapped at shutdown only.
+ * (guards survive it) and moved to the cold list, so a burst of a million
+ * coroutines does not pin its memory forever.  Trimming is the kernel's
+ * work of freeing pages, and each call is a TLB shootdown on every CPU
+ * running the process, so: the excess is sorted by address, neighbouring
+ * slots go as one range, ranges go in batches (gort__sys_release_pages);
+ * and the work is done by Ms about to go idle, in chunks between which the
+ * scheduler checks for work (gort__stack_scavenge, like Go's background
+ * scavenger).  Past GORT__STACK_HOT_HARD hot stacks (a peak of coroutines
+ * that just exited, whose pages were resident anyway) whoever gives stacks
+ * back trims 8,192 at once: a big batch coalesces into few ranges, and the
+ * TLB shootdowns, not the page freeing, are what costs.  Never under the class lock.
+ * Stacks are handed out hot first.  Slabs are unmapped at shutdown only.
  *
  * Locks: classes_lock guards the class list; each class's lock guards its
  * lists, counters and slabs.  No other lock is taken while holding one.
@@ -45,6 +50,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <gort.h>
@@ -79,8 +85,8 @@ static void san_release(struct gort__stack *s)
 #define SLAB_FIRST (4u << 20)
 #define SLAB_MAX (1u << 30)
 #define GORT__STACK_HOT_MAX 1024
-/* A class trims on the spot once its hot stacks could pin this much. */
-#define GORT__STACK_HOT_BYTES ((size_t)2 << 30)
+/* Past this many hot stacks, whoever gives stacks back trims some. */
+#define GORT__STACK_HOT_HARD 65536
 
 struct slab {
 	char *base;
@@ -97,7 +103,6 @@ struct gort__stack_class {
 	gort__lock lock;
 	struct gort__stack *hot, *cold; /* (l) free lists */
 	size_t nhot, ncold;             /* (l) */
-	size_t hot_limit;               /* (i) nhot that is trimmed at once */
 	struct slab *slabs;             /* (l) newest first; slabs->ncarved < nslots while carving */
 	size_t next_len;                /* (l) length of the next slab */
 	struct gort__stack_class *next; /* (c) classes_lock */
@@ -201,9 +206,6 @@ static struct gort__stack_class *class_for(size_t size)
 			c->size = size;
 			c->slot = size + GORT__GUARD_SIZE;
 			c->next_len = SLAB_FIRST;
-			c->hot_limit = GORT__STACK_HOT_BYTES / size;
-			if (c->hot_limit < 2 * GORT__STACK_HOT_MAX)
-				c->hot_limit = 2 * GORT__STACK_HOT_MAX;
 			c->next = classes;
 			classes = c;
 			if (size == default_size)
@@ -340,13 +342,16 @@ static struct gort__stack *sort_by_address(struct gort__stack *list)
 }
 
 /* Release the pages of a list of free stacks of one class; returns the
- * list sorted by address.  Neighbouring slots are released by one madvise
- * over [stack | guard | stack ...]: guard markers and PROT_NONE guards
- * survive MADV_DONTNEED, and one call means one TLB shootdown instead of
- * one per stack (which, with other threads running, costs more than
- * everything else a coroutine's exit does). */
+ * list sorted by address.  Neighbouring slots are released as one range
+ * over [stack | guard | stack ...] (guards survive MADV_DONTNEED), and the
+ * ranges go to the kernel in batches (gort__sys_release_pages): each call
+ * is a TLB shootdown on every CPU running the process, which costs more
+ * than everything else a coroutine's exit does. */
 static struct gort__stack *trim(struct gort__stack *list)
 {
+	enum { BATCH = 64 }; /* 1 KiB of iovecs: this may run on a small stack */
+	struct iovec v[BATCH];
+	int nv = 0;
 	list = sort_by_address(list);
 	struct gort__stack *run = list;
 	while (run) {
@@ -356,29 +361,40 @@ static struct gort__stack *trim(struct gort__stack *list)
 			end = end->next;
 			end->hot = 0;
 		}
-		madvise(run->lo, (size_t)(end->lo + end->size - run->lo), MADV_DONTNEED);
+		v[nv++] = (struct iovec){run->lo, (size_t)(end->lo + end->size - run->lo)};
+		if (nv == BATCH) {
+			gort__sys_release_pages(v, nv);
+			nv = 0;
+		}
 		run = end->next;
 	}
+	if (nv)
+		gort__sys_release_pages(v, nv);
 	return list;
 }
 
-/* Detach the coldest stacks above the watermark from c's hot list; class
- * lock held.  Returns them (NULL if none) and their number in *n. */
-static struct gort__stack *take_excess(struct gort__stack_class *c, size_t *n)
+/* Detach up to max stacks above the watermark from c's hot list, behind
+ * the most recently used half of the watermark (kept hot); class lock
+ * held, O(watermark + max).  Returns them (NULL if none), their number in
+ * *n. */
+static struct gort__stack *take_excess(struct gort__stack_class *c, size_t max, size_t *n)
 {
 	*n = 0;
-	if (c->nhot <= GORT__STACK_HOT_MAX)
+	if (c->nhot <= GORT__STACK_HOT_MAX || max == 0)
 		return NULL;
-	/* Keep the most recently used half of the watermark hot. */
 	size_t keep = GORT__STACK_HOT_MAX / 2;
-	struct gort__stack *s = c->hot;
+	size_t take = c->nhot - keep < max ? c->nhot - keep : max;
+	struct gort__stack *before = c->hot;
 	for (size_t i = 1; i < keep; i++)
-		s = s->next;
-	struct gort__stack *excess = s->next;
-	s->next = NULL;
-	*n = c->nhot - keep;
-	c->nhot = keep;
-	return excess;
+		before = before->next;
+	struct gort__stack *first = before->next, *last = first;
+	for (size_t i = 1; i < take; i++)
+		last = last->next;
+	before->next = last->next;
+	last->next = NULL;
+	c->nhot -= take;
+	*n = take;
+	return first;
 }
 
 /* Trim a detached excess list (class lock not held) and file it cold. */
@@ -398,9 +414,9 @@ static void trim_excess(struct gort__stack_class *c, struct gort__stack *excess,
 }
 
 /* Give n stacks back to their class pool.  Above the watermark the excess
- * is left for an idle M (gort__stack_scavenge), so that a burst of exits
- * does not pay for the kernel's page freeing; only past the hard limit is
- * it trimmed here and now. */
+ * is left for idle Ms (gort__stack_scavenge), so that a burst of exits
+ * does not pay for the kernel's page freeing; past the hard limit the
+ * giver trims a big batch (see the top of the file). */
 static void class_give(struct gort__stack_class *c, struct gort__stack **in, int n)
 {
 	struct gort__stack *excess = NULL;
@@ -412,32 +428,37 @@ static void class_give(struct gort__stack_class *c, struct gort__stack **in, int
 		c->nhot++;
 	}
 	if (c->nhot > GORT__STACK_HOT_MAX) {
-		if (c->nhot > c->hot_limit)
-			excess = take_excess(c, &nexcess);
-		else
-			atomic_store_explicit(&scavenge_wanted, true, memory_order_relaxed);
+		if (c->nhot > GORT__STACK_HOT_HARD)
+			excess = take_excess(c, GORT__STACK_HOT_HARD / 8, &nexcess);
+		atomic_store_explicit(&scavenge_wanted, true, memory_order_relaxed);
 	}
 	gort__lock_release(&c->lock);
 	trim_excess(c, excess, nexcess);
 }
 
-void gort__stack_scavenge(void)
+bool gort__stack_scavenge(size_t max)
 {
 	if (!atomic_load_explicit(&scavenge_wanted, memory_order_relaxed) ||
 	    !atomic_exchange_explicit(&scavenge_wanted, false, memory_order_relaxed))
-		return;
+		return false;
 	gort__lock_acquire(&classes_lock);
 	struct gort__stack_class *c = classes;
 	gort__lock_release(&classes_lock);
 	/* Classes are only added (at the head) until shutdown: the list from
 	 * c on is stable. */
+	bool more = false;
 	for (; c; c = c->next) {
 		size_t n;
 		gort__lock_acquire(&c->lock);
-		struct gort__stack *excess = take_excess(c, &n);
+		struct gort__stack *excess = take_excess(c, max, &n);
+		more |= c->nhot > GORT__STACK_HOT_MAX;
 		gort__lock_release(&c->lock);
 		trim_excess(c, excess, n);
+		max -= n;
 	}
+	if (more)
+		atomic_store_explicit(&scavenge_wanted, true, memory_order_relaxed);
+	return more;
 }
 
 static void prepare(struct gort__stack *s)
@@ -523,4 +544,5 @@ void gort__stack_fini(void)
 		gort__sys_free(c);
 		c = cn;
 	}
+	gort__sys_release_pages_fini();
 }

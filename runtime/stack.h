@@ -54,9 +54,10 @@ void gort__stack_fini(void);
  * NULL (no P).  NULL when memory cannot be mapped. */
 struct gort__stack *gort__stack_get(struct gort__stack_cache *pc, size_t size);
 void gort__stack_put(struct gort__stack_cache *pc, struct gort__stack *s);
-/* Trim the free stacks above the pools' watermark, if any: called by an M
- * about to sleep.  Cheap when there is nothing to do. */
-void gort__stack_scavenge(void);
+/* Trim up to max free stacks above the pools' watermark, if any: called
+ * by an M about to sleep.  True if more remain.  Cheap when there is
+ * nothing to do. */
+bool gort__stack_scavenge(size_t max);
 /* Give back every stack of a P's cache (at shutdown). */
 void gort__stack_cache_drain(struct gort__stack_cache *pc);
 

@@ -4,6 +4,8 @@
  */
 #include "sys.h"
 
+#include "lock.h"
+
 #include <errno.h>
 #include <linux/futex.h>
 #include <sched.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,6 +52,64 @@ void *gort__sys_aligned_alloc(size_t align, size_t n)
 void gort__sys_free(void *p)
 {
 	free(p);
+}
+
+/* The pidfd of this process for process_madvise: reopened after a fork
+ * (pid changes); -2 once the kernel refused, then madvise only. */
+static gort__lock self_fd_lock = GORT__LOCK_INIT;
+static int self_fd = -1;  /* (self_fd_lock) */
+static pid_t self_pid;    /* (self_fd_lock) the pid self_fd refers to */
+
+static int self_pidfd(void)
+{
+	pid_t pid = getpid();
+	gort__lock_acquire(&self_fd_lock);
+	if (self_fd != -2 && self_pid != pid) {
+		if (self_fd >= 0)
+			close(self_fd);
+		self_fd = (int)syscall(SYS_pidfd_open, pid, 0);
+		if (self_fd < 0)
+			self_fd = -2;
+		self_pid = pid;
+	}
+	int fd = self_fd;
+	gort__lock_release(&self_fd_lock);
+	return fd;
+}
+
+static void refuse_process_madvise(void)
+{
+	gort__lock_acquire(&self_fd_lock);
+	if (self_fd >= 0)
+		close(self_fd);
+	self_fd = -2;
+	gort__lock_release(&self_fd_lock);
+}
+
+void gort__sys_release_pages(struct iovec *v, int n)
+{
+	int done = 0;
+	int fd = self_pidfd();
+	if (fd >= 0) {
+		long r = syscall(SYS_process_madvise, fd, v, (size_t)n, MADV_DONTNEED, 0u);
+		if (r < 0 && (errno == EINVAL || errno == ENOSYS || errno == EPERM || errno == EBADF))
+			refuse_process_madvise(); /* an older kernel: DONTNEED on self not allowed */
+		/* ranges are done in order: skip those wholly advised */
+		for (size_t left = r > 0 ? (size_t)r : 0; done < n && left >= v[done].iov_len; done++)
+			left -= v[done].iov_len;
+	}
+	for (; done < n; done++)
+		madvise(v[done].iov_base, v[done].iov_len, MADV_DONTNEED);
+}
+
+void gort__sys_release_pages_fini(void)
+{
+	gort__lock_acquire(&self_fd_lock);
+	if (self_fd >= 0)
+		close(self_fd);
+	self_fd = -1;
+	self_pid = 0;
+	gort__lock_release(&self_fd_lock);
 }
 
 int gort__sys_thread_create(pthread_t *t, void *(*fn)(void *), void *arg)

@@ -72,6 +72,15 @@ void *gort__sys_calloc(size_t n, size_t size);
 void *gort__sys_aligned_alloc(size_t align, size_t n); /* zeroed; free with gort__sys_free */
 void gort__sys_free(void *p);
 
+/* Give the pages of n ranges back to the kernel (MADV_DONTNEED; guard
+ * markers and PROT_NONE guards survive).  Where the kernel accepts it on
+ * the calling process, one process_madvise call per batch of ranges: one
+ * TLB shootdown per batch instead of one per range (13 us -> 0.6 us per
+ * 32 KiB range here, with another thread running). */
+struct iovec;
+void gort__sys_release_pages(struct iovec *v, int n);
+void gort__sys_release_pages_fini(void); /* close the cached pidfd */
+
 /* threads: 0 or a positive errno (as pthread_create) */
 int gort__sys_thread_create(pthread_t *t, void *(*fn)(void *), void *arg);
 

@@ -20,7 +20,10 @@
  *
  * Coroutines readied by callbacks join the run queue in firing order
  * (FIFO), not runnext, so timers that fire in one batch wake their
- * coroutines in deadline order.
+ * coroutines in deadline order; a run fires no more timers than the
+ * runner's ring has room for, so that the heap, not the global queue,
+ * holds a backlog (it stays in deadline order there, and any M can take
+ * it).
  *
  * Callbacks run under the heap's lock, so gort__timer_stop, which takes the
  * lock, returns only after a running callback finished: a timer can be
@@ -34,43 +37,51 @@
 
 #include "timer.h"
 
+/* The heap is 4-ary: half the depth of a binary one, and a node's four
+ * children share one cache line of entries. */
+#define HEAP_ARITY 4
+
+static inline void heap_set(struct gort__theap *h, int i, struct gort__tentry e)
+{
+	h->e[i] = e;
+	e.t->idx = i;
+}
+
 static void sift_up(struct gort__theap *h, int i)
 {
-	struct gort__timer *t = h->t[i];
+	struct gort__tentry e = h->e[i];
 	while (i > 0) {
-		int parent = (i - 1) / 2;
-		if (h->t[parent]->when <= t->when)
+		int parent = (i - 1) / HEAP_ARITY;
+		if (h->e[parent].when <= e.when)
 			break;
-		h->t[i] = h->t[parent];
-		h->t[i]->idx = i;
+		heap_set(h, i, h->e[parent]);
 		i = parent;
 	}
-	h->t[i] = t;
-	t->idx = i;
+	heap_set(h, i, e);
 }
 
 static void sift_down(struct gort__theap *h, int i)
 {
-	struct gort__timer *t = h->t[i];
+	struct gort__tentry e = h->e[i];
 	for (;;) {
-		int c = 2 * i + 1;
+		int c = HEAP_ARITY * i + 1;
 		if (c >= h->n)
 			break;
-		if (c + 1 < h->n && h->t[c + 1]->when < h->t[c]->when)
-			c++;
-		if (t->when <= h->t[c]->when)
+		int last = c + HEAP_ARITY < h->n ? c + HEAP_ARITY : h->n;
+		for (int k = c + 1; k < last; k++)
+			if (h->e[k].when < h->e[c].when)
+				c = k;
+		if (e.when <= h->e[c].when)
 			break;
-		h->t[i] = h->t[c];
-		h->t[i]->idx = i;
+		heap_set(h, i, h->e[c]);
 		i = c;
 	}
-	h->t[i] = t;
-	t->idx = i;
+	heap_set(h, i, e);
 }
 
 static void update_when0(struct gort__theap *h)
 {
-	atomic_store_explicit(&h->when0, h->n ? h->t[0]->when : 0, memory_order_release);
+	atomic_store_explicit(&h->when0, h->n ? h->e[0].when : 0, memory_order_release);
 }
 
 static void heap_remove(struct gort__theap *h, struct gort__timer *t)
@@ -78,10 +89,10 @@ static void heap_remove(struct gort__theap *h, struct gort__timer *t)
 	int i = t->idx;
 	h->n--;
 	if (i != h->n) {
-		h->t[i] = h->t[h->n];
-		h->t[i]->idx = i;
+		struct gort__timer *moved = h->e[h->n].t;
+		h->e[i] = h->e[h->n];
 		sift_down(h, i);
-		sift_up(h, h->t[i]->idx);
+		sift_up(h, moved->idx); /* a no-op if it went down */
 	}
 	__atomic_store_n(&t->heap, NULL, __ATOMIC_RELEASE);
 	t->idx = -1;
@@ -104,12 +115,12 @@ int gort__timer_start(struct gort__timer *t, int64_t when, int64_t period, gort_
 	gort__lock_acquire(&h->lock);
 	if (h->n == h->cap) {
 		int cap = h->cap ? 2 * h->cap : 64;
-		struct gort__timer **nt = realloc(h->t, (size_t)cap * sizeof(struct gort__timer *));
-		if (!nt) {
+		struct gort__tentry *ne = realloc(h->e, (size_t)cap * sizeof(struct gort__tentry));
+		if (!ne) {
 			gort__lock_release(&h->lock);
 			return -ENOMEM;
 		}
-		h->t = nt;
+		h->e = ne;
 		h->cap = cap;
 	}
 	t->when = when;
@@ -118,7 +129,7 @@ int gort__timer_start(struct gort__timer *t, int64_t when, int64_t period, gort_
 	t->arg = arg;
 	t->home = h;
 	__atomic_store_n(&t->heap, h, __ATOMIC_RELEASE);
-	h->t[h->n] = t;
+	h->e[h->n] = (struct gort__tentry){when, t};
 	sift_up(h, h->n++);
 	bool earliest = t->idx == 0;
 	update_when0(h);
@@ -153,15 +164,24 @@ void gort__timers_run(struct gort__p *p, int64_t now)
 	if (!w || w > now)
 		return;
 	struct gort__m *m = gort__tls_m;
+	/* A callback readies at most one coroutine, into m's ring: fire no
+	 * more than the ring has room for.  The rest stay in the heap, in
+	 * deadline order, for the next switch or another M; a batch that
+	 * overflowed to the global queue would wait behind everything there,
+	 * which a busy P drains one G in 61 schedules. */
+	int budget = m && m->p ? gort__runq_room(m->p) : GORT__RUNQ_SIZE;
+	if (budget <= 0)
+		return;
 	gort__lock_acquire(&h->lock);
 	if (m)
 		m->in_timers++;
-	while (h->n && h->t[0]->when <= now) {
-		struct gort__timer *t = h->t[0];
+	while (h->n && h->e[0].when <= now && budget-- > 0) {
+		struct gort__timer *t = h->e[0].t;
 		if (t->period > 0) {
 			t->when += t->period;
 			if (t->when <= now) /* fell behind: skip the missed ticks */
 				t->when = now + t->period - (now - t->when) % t->period;
+			h->e[0].when = t->when;
 			sift_down(h, 0);
 		} else {
 			heap_remove(h, t);
@@ -188,8 +208,8 @@ int64_t gort__timers_earliest(void)
 
 void gort__timers_fini(struct gort__p *p)
 {
-	free(p->timers.t);
-	p->timers.t = NULL;
+	free(p->timers.e);
+	p->timers.e = NULL;
 	p->timers.n = p->timers.cap = 0;
 }
 
