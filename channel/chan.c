@@ -11,8 +11,13 @@
  * panic), and wakes them after unlocking.  Waiters are served first come,
  * first served.
  *
- * Lifetime: a blocked operation holds a reference, so releasing the last
- * handle while a coroutine waits does not free the channel under it.
+ * Lifetime: the last release frees the channel, unless a coroutine still
+ * waits on it: then it is marked orphaned and never freed (nothing can
+ * wake those waiters any more; the memory stays valid under them).  A
+ * plain send or receive touches the channel only while queued or under its
+ * lock, so it needs no reference of its own (two atomics saved per
+ * blocking operation); a select, which locks its channels again after it
+ * wakes, holds one reference per case while it waits.
  *
  * Switches: a send to a waiting receiver readies it (runnext of the
  * sender's P) and does not switch; a receive that must wait parks (1
@@ -127,9 +132,15 @@ void gort_chan_release(gort_chan *c)
 	if (!c)
 		return;
 	int32_t r = atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel);
-	if (r == 1)
-		gort__sys_free(c);
-	else if (r <= 0)
+	if (r == 1) {
+		/* The lock also waits out a park still releasing it. */
+		gort__lock_acquire(&c->lock);
+		bool waiters = c->recvq.head || c->sendq.head;
+		c->orphaned = waiters;
+		gort__lock_release(&c->lock);
+		if (!waiters)
+			gort__sys_free(c);
+	} else if (r <= 0)
 		gort__fatal("gort_chan_release: channel %p released more times than retained", (void *)c);
 }
 
@@ -199,11 +210,9 @@ static int chan_send(struct gort_chan *c, const void *elem, bool block, const ch
 	}
 	struct gort__sudog me;
 	sudog_init(&me, (void *)elem);
-	gort_chan_retain(c);
 	gort__sudogq_push(&c->sendq, &me);
 	gort__waiter_block(&me.own, &c->lock, GORT__WR_CHAN_SEND, file, line);
-	bool ok = me.success;
-	gort_chan_release(c);
+	bool ok = me.success; /* c may be gone by now: not touched again */
 	if (!ok)
 		gort__panic_msg("send on closed channel");
 	return 0;
@@ -247,12 +256,10 @@ static int chan_recv(struct gort_chan *c, void *elem, bool *okp, bool block, con
 	}
 	struct gort__sudog me;
 	sudog_init(&me, elem);
-	gort_chan_retain(c);
 	gort__sudogq_push(&c->recvq, &me);
 	gort__waiter_block(&me.own, &c->lock, GORT__WR_CHAN_RECV, file, line);
 	if (okp)
-		*okp = me.success;
-	gort_chan_release(c);
+		*okp = me.success; /* c may be gone by now: not touched again */
 	return 0;
 }
 

@@ -54,6 +54,8 @@ struct gort_chan {
 	size_t count;              /* (l) elements in buf */
 	size_t sendx, recvx;       /* (l) ring indices */
 	bool closed;               /* (l) */
+	bool orphaned;             /* (l) released by its last owner while coroutines
+				    * waited: never freed (see chan.c) */
 	struct gort__sudogq recvq; /* (l) */
 	struct gort__sudogq sendq; /* (l) */
 	char *buf;                 /* (i) cap * elemsize bytes after the struct */

@@ -39,8 +39,9 @@
  * global queue.  Every 61st schedule a P takes one G from the global queue
  * first, so nothing there starves behind a busy local queue.  An idle M
  * steals half of a random victim's ring (four passes over all Ps; in the
- * last pass it may also take the victim's runnext, after a 3 µs pause if
- * the victim is running, since that G is probably about to run there).
+ * last pass it may also take the victim's runnext, after a 3 µs sleep
+ * (some 50 µs with timer slack) if the victim is running, since that G is
+ * probably about to run there).
  *
  * Spinning and wakeups: the protocol that loses no wakeup
  *   An M "spins" while it looks for work without holding any (counted in
@@ -290,11 +291,16 @@ static bool runq_empty(struct gort__p *p)
 	}
 }
 
-static void spin_ns(int64_t ns)
+/* The pause before taking a running P's runnext: a real sleep of 3 µs,
+ * which the kernel's timer slack stretches to about 50 µs.  Long on
+ * purpose: this M still counts as spinning meanwhile, so the victim's
+ * readies do not wake another M each time (a futex wake on the readier's
+ * path); with a 3 µs busy wait, a cross-P ping-pong paid one every few
+ * round trips (Go sleeps here too: usleep(3)). */
+static void steal_pause(void)
 {
-	int64_t end = gort__nanotime() + ns;
-	while (gort__nanotime() < end)
-		gort__cpu_relax();
+	struct timespec ts = {0, 3000};
+	nanosleep(&ts, NULL);
 }
 
 /* Grab half of v's ring into p's ring starting at slot index pos (not yet
@@ -315,7 +321,7 @@ static uint32_t runq_grab(struct gort__p *p, uint32_t pos, struct gort__p *v, bo
 			/* v's M readied g and is probably about to park and run it:
 			 * give it a moment rather than bounce g between Ps. */
 			if (atomic_load_explicit(&v->status, memory_order_relaxed) == GORT__P_RUNNING)
-				spin_ns(3000);
+				steal_pause();
 			if (!atomic_compare_exchange_strong_explicit(&v->runnext, &g, NULL,
 								     memory_order_acq_rel,
 								     memory_order_relaxed))
