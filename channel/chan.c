@@ -11,13 +11,14 @@
  * panic), and wakes them after unlocking.  Waiters are served first come,
  * first served.
  *
- * Lifetime: the last release frees the channel, unless a coroutine still
- * waits on it: then it is marked orphaned and never freed (nothing can
- * wake those waiters any more; the memory stays valid under them).  A
- * plain send or receive touches the channel only while queued or under its
- * lock, so it needs no reference of its own (two atomics saved per
- * blocking operation); a select, which locks its channels again after it
- * wakes, holds one reference per case while it waits.
+ * Lifetime (chan.h): the last release frees the channel, unless a
+ * coroutine still waits on it: then it is marked orphaned, and stays while
+ * anything is queued on it (plain waiters left there can never be woken:
+ * the memory stays valid under them).  A plain send or receive touches the
+ * channel only while queued or under its lock, so it needs no reference of
+ * its own (two atomics saved per blocking operation); a select, which locks
+ * its channels again after it wakes, counts itself in selrefs, under the
+ * lock it holds anyway.
  *
  * Switches: a send to a waiting receiver readies it (runnext of the
  * sender's P) and does not switch; a receive that must wait parks (1
@@ -135,10 +136,10 @@ void gort_chan_release(gort_chan *c)
 	if (r == 1) {
 		/* The lock also waits out a park still releasing it. */
 		gort__lock_acquire(&c->lock);
-		bool waiters = c->recvq.head || c->sendq.head;
-		c->orphaned = waiters;
+		c->orphaned = true;
+		bool done = gort__chan_orphan_done(c);
 		gort__lock_release(&c->lock);
-		if (!waiters)
+		if (done)
 			gort__sys_free(c);
 	} else if (r <= 0)
 		gort__fatal("gort_chan_release: channel %p released more times than retained", (void *)c);

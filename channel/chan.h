@@ -5,6 +5,13 @@
  * and two FIFO queues of waiting operations (sudogs): receivers and
  * senders.  Everything but refs is guarded by lock.
  *
+ * Lifetime: refs counts handles (gort_chan_retain / release).  The release
+ * that drops it to zero frees the channel unless, under the lock, it sees
+ * a queued sudog or a select's reference (selrefs): then it marks the
+ * channel orphaned, and whoever later leaves it with no sudog queued and
+ * no selrefs frees it (gort__chan_orphan_done).  Plain waiters never touch
+ * the channel after they are woken, so they need nothing more.
+ *
  * A sudog is one blocked operation of one waiter: it sits on one channel's
  * queue and says where the value comes from or goes.  A plain send or
  * receive has one; a select has one per case, all pointing at one shared
@@ -55,7 +62,9 @@ struct gort_chan {
 	size_t sendx, recvx;       /* (l) ring indices */
 	bool closed;               /* (l) */
 	bool orphaned;             /* (l) released by its last owner while coroutines
-				    * waited: never freed (see chan.c) */
+				    * waited (see chan.c) */
+	int32_t selrefs;           /* (l) cases of parked (or waking) selects on it:
+				    * what keeps it alive for their clean-up */
 	struct gort__sudogq recvq; /* (l) */
 	struct gort__sudogq sendq; /* (l) */
 	char *buf;                 /* (i) cap * elemsize bytes after the struct */
@@ -63,6 +72,13 @@ struct gort_chan {
 
 void gort__sudogq_push(struct gort__sudogq *q, struct gort__sudog *s);
 void gort__sudogq_remove(struct gort__sudogq *q, struct gort__sudog *s);
+/* Lock held: is c an orphan that its last user just left?  Then the caller
+ * frees it (gort__sys_free) after unlocking. */
+static inline bool gort__chan_orphan_done(const struct gort_chan *c)
+{
+	return c->orphaned && !c->selrefs && !c->recvq.head && !c->sendq.head;
+}
+
 /* Pop the first sudog that may be woken (a select's only if it wins that
  * select).  Lock held. */
 struct gort__sudog *gort__sudogq_take(struct gort__sudogq *q);
@@ -99,6 +115,12 @@ static inline void gort__chan_buf_get(struct gort_chan *c, void *elem)
 	c->recvx = (c->recvx + 1) % c->cap;
 	c->count--;
 }
+
+/* gort_select, except that a send case that met a closed channel sets
+ * *closed_send (the chosen index is returned) instead of panicking, so
+ * the caller can free what it holds first, then panic. */
+int gort__select(gort_case *cs, size_t n, bool nonblocking, bool *closed_send, const char *file,
+		 int line);
 
 /* Block forever (a nil channel, an empty select). */
 _Noreturn void gort__block_forever(int reason, const char *file, int line);

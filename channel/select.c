@@ -14,7 +14,9 @@
  *    and park; the unlock callback releases every channel once the
  *    coroutine is off its stack.  The first waker to CAS sel.done wins,
  *    completes its transfer, records the case, and wakes the select.
- * 5. Woken: lock all again, dequeue the losing sudogs, unlock.
+ * 5. Woken: lock all again, dequeue the losing sudogs, drop the select's
+ *    counts (selrefs, which kept each channel alive for this step: chan.h),
+ *    unlock, and free any orphan this select was the last to leave.
  * No coroutine is readied while a channel lock is held.
  */
 #include <errno.h>
@@ -115,7 +117,8 @@ static int try_case(const struct selock *l, gort_case *cs, size_t i)
 	return 0;
 }
 
-int gort_select_at(gort_case *cs, size_t n, bool nonblocking, const char *file, int line)
+int gort__select(gort_case *cs, size_t n, bool nonblocking, bool *closed_sendp, const char *file,
+		 int line)
 {
 	size_t pollbuf[SMALL], orderbuf[SMALL];
 	struct gort__sudog sgbuf[SMALL];
@@ -185,22 +188,27 @@ int gort_select_at(gort_case *cs, size_t n, bool nonblocking, const char *file, 
 		s->sel = &sel;
 		s->caseidx = (int)i;
 		s->elem = cs[i].elem;
-		gort_chan_retain(cs[i].chan);
+		cs[i].chan->selrefs++; /* keeps it for step 5 (chan.h) */
 		gort__sudogq_push(cs[i].dir == GORT_SEND ? &cs[i].chan->sendq : &cs[i].chan->recvq, s);
 	}
 	gort__waiter_block_fn(&sel.waiter, sel_unlock_cb, &l, GORT__WR_SELECT, file, line);
-	/* 5. woken: drop the losers */
+	/* 5. woken: drop the losers, and our references */
 	sel_lock(&l);
+	size_t nfree = 0;
 	for (size_t k = 0; k < nl; k++) {
 		size_t i = order[k];
-		gort__sudogq_remove(cs[i].dir == GORT_SEND ? &cs[i].chan->sendq : &cs[i].chan->recvq,
-				    &sg[i]);
+		gort_chan *c = cs[i].chan;
+		gort__sudogq_remove(cs[i].dir == GORT_SEND ? &c->sendq : &c->recvq, &sg[i]);
+		c->selrefs--;
+		/* the last case of this channel (sorted): an orphan we leave? */
+		if ((k + 1 == nl || cs[order[k + 1]].chan != c) && gort__chan_orphan_done(c))
+			poll[nfree++] = i; /* poll[] is free for reuse now */
 	}
 	sel_unlock(&l);
+	for (size_t k = 0; k < nfree; k++)
+		gort__sys_free(cs[poll[k]].chan);
 	int w = sel.winner;
 	bool success = sg[w].success;
-	for (size_t k = 0; k < nl; k++)
-		gort_chan_release(cs[order[k]].chan);
 	if (cs[w].dir == GORT_SEND)
 		closed_send = !success;
 	else
@@ -212,7 +220,15 @@ out:
 		free(order);
 		free(sg);
 	}
-	if (closed_send)
-		gort__panic_msg("send on closed channel"); /* after freeing: panics unwind */
+	*closed_sendp = closed_send;
 	return ret;
+}
+
+int gort_select_at(gort_case *cs, size_t n, bool nonblocking, const char *file, int line)
+{
+	bool closed_send;
+	int r = gort__select(cs, n, nonblocking, &closed_send, file, line);
+	if (closed_send)
+		gort__panic_msg("send on closed channel");
+	return r;
 }

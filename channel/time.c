@@ -148,10 +148,10 @@ gort_chan *gort_after(int64_t ns)
 
 #define SMALL 16
 
-int gort_select_until(gort_case *cases, size_t n, int64_t deadline)
+int gort_select_until_at(gort_case *cases, size_t n, int64_t deadline, const char *file, int line)
 {
 	if (deadline <= gort__nanotime()) {
-		int r = gort_select(cases, n, true);
+		int r = gort_select_at(cases, n, true, file, line);
 		return r == -EAGAIN ? -ETIMEDOUT : r;
 	}
 	struct gort_timer *gt = timer_new(deadline - gort__nanotime(), 0, false);
@@ -167,26 +167,31 @@ int gort_select_until(gort_case *cases, size_t n, int64_t deadline)
 		cs[i] = cases[i];
 	int64_t fired;
 	cs[n] = (gort_case){.chan = gt->c, .dir = GORT_RECV, .elem = &fired};
-	int r = gort_select(cs, n + 1, false);
+	bool closed_send;
+	int r = gort__select(cs, n + 1, false, &closed_send, file, line);
 	gort_timer_free(gt);
 	if (r >= 0 && (size_t)r < n)
 		cases[r].ok = cs[r].ok;
 	if (cs != buf)
 		free(cs);
+	if (closed_send) /* now that nothing is left to free */
+		gort__panic_msg("send on closed channel");
 	return (size_t)r == n ? -ETIMEDOUT : r;
 }
 
-int gort_chan_send_until(gort_chan *c, const void *elem, int64_t deadline)
+int gort_chan_send_until_at(gort_chan *c, const void *elem, int64_t deadline, const char *file,
+			    int line)
 {
 	gort_case cs = {.chan = c, .dir = GORT_SEND, .elem = (void *)elem};
-	int r = gort_select_until(&cs, 1, deadline);
+	int r = gort_select_until_at(&cs, 1, deadline, file, line);
 	return r < 0 ? r : 0;
 }
 
-int gort_chan_recv_until(gort_chan *c, void *elem, bool *ok, int64_t deadline)
+int gort_chan_recv_until_at(gort_chan *c, void *elem, bool *ok, int64_t deadline,
+			    const char *file, int line)
 {
 	gort_case cs = {.chan = c, .dir = GORT_RECV, .elem = elem};
-	int r = gort_select_until(&cs, 1, deadline);
+	int r = gort_select_until_at(&cs, 1, deadline, file, line);
 	if (r < 0)
 		return r;
 	if (ok)

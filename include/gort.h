@@ -348,9 +348,18 @@ GORT_API gort_chan *gort_after(int64_t ns);
  * or -ETIMEDOUT once the deadline passes with the operation not done (no
  * value was taken or given).  A deadline already past means "only if ready
  * now". */
-GORT_API int gort_chan_send_until(gort_chan *c, const void *elem, int64_t deadline);
-GORT_API int gort_chan_recv_until(gort_chan *c, void *elem, bool *ok, int64_t deadline);
-GORT_API int gort_select_until(gort_case *cases, size_t n, int64_t deadline);
+GORT_API int gort_chan_send_until_at(gort_chan *c, const void *elem, int64_t deadline,
+				    const char *file, int line);
+GORT_API int gort_chan_recv_until_at(gort_chan *c, void *elem, bool *ok, int64_t deadline,
+				    const char *file, int line);
+GORT_API int gort_select_until_at(gort_case *cases, size_t n, int64_t deadline, const char *file,
+				 int line);
+#define gort_chan_send_until(c, elem, deadline)                                                    \
+	gort_chan_send_until_at((c), (elem), (deadline), __FILE__, __LINE__)
+#define gort_chan_recv_until(c, elem, ok, deadline)                                                \
+	gort_chan_recv_until_at((c), (elem), (ok), (deadline), __FILE__, __LINE__)
+#define gort_select_until(cases, n, deadline)                                                      \
+	gort_select_until_at((cases), (n), (deadline), __FILE__, __LINE__)
 
 /* ------------------------------------------------------------------------ */
 /* Errors and panics                                                         */
