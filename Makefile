@@ -41,7 +41,10 @@ endif
 SANFLAGS := $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-sanitize-recover=all,)
 OPT ?= -O2
 CFLAGS_ALL := -std=c11 $(OPT) -g -fno-omit-frame-pointer -D_GNU_SOURCE -Iinclude $(WARN) $(SANFLAGS) $(CFLAGS)
-LIB_CFLAGS := $(CFLAGS_ALL) -fPIC -fvisibility=hidden
+# The library itself is built with -O3 (pingpong: 103 ns a round trip at
+# -O2, 94 at -O3); LIB_OPT=-O0 for a debugging build of it.
+LIB_OPT ?= -O3
+LIB_CFLAGS := $(CFLAGS_ALL) $(LIB_OPT) -fPIC -fvisibility=hidden
 ifneq ($(wildcard /usr/include/valgrind/valgrind.h),)
 LIB_CFLAGS += -DGORT_HAVE_VALGRIND
 endif

@@ -76,11 +76,6 @@ struct gort__sudog *gort__sudogq_take(struct gort__sudogq *q)
 	return NULL;
 }
 
-void gort__sudog_wake(struct gort__sudog *s)
-{
-	gort__waiter_wake(s->wake);
-}
-
 static inline char *slot(struct gort_chan *c, size_t i)
 {
 	return c->buf + i * c->elemsize;
@@ -181,7 +176,7 @@ static void sudog_init(struct gort__sudog *s, void *elem)
 }
 
 /* One send; block: may it wait.  0, or -EAGAIN when it would block. */
-static int chan_send(struct gort_chan *c, const void *elem, bool block, const char *file, int line)
+GORT__INLINE int chan_send(struct gort_chan *c, const void *elem, bool block, const char *file, int line)
 {
 	if (!c) {
 		if (!block)
@@ -219,7 +214,7 @@ static int chan_send(struct gort_chan *c, const void *elem, bool block, const ch
 	return 0;
 }
 
-static int chan_recv(struct gort_chan *c, void *elem, bool *okp, bool block, const char *file,
+GORT__INLINE int chan_recv(struct gort_chan *c, void *elem, bool *okp, bool block, const char *file,
 		     int line)
 {
 	if (!c) {

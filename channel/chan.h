@@ -87,7 +87,10 @@ struct gort__sudog *gort__sudogq_take(struct gort__sudogq *q);
 void gort__chan_do_send(struct gort_chan *c, struct gort__sudog *r, const void *elem);
 void gort__chan_do_recv(struct gort_chan *c, struct gort__sudog *s, void *elem);
 /* Wake a sudog that a transfer or close completed (after unlocking). */
-void gort__sudog_wake(struct gort__sudog *s);
+static inline void gort__sudog_wake(struct gort__sudog *s)
+{
+	gort__waiter_wake(s->wake);
+}
 
 static inline void gort__chan_zero(const struct gort_chan *c, void *elem)
 {
@@ -97,8 +100,24 @@ static inline void gort__chan_zero(const struct gort_chan *c, void *elem)
 
 static inline void gort__chan_copy(const struct gort_chan *c, void *dst, const void *src)
 {
-	if (c->elemsize && dst)
+	if (!dst)
+		return;
+	/* the common sizes as fixed-size copies (a move or two, not a call) */
+	switch (c->elemsize) {
+	case 0:
+		break;
+	case 4:
+		memcpy(dst, src, 4);
+		break;
+	case 8:
+		memcpy(dst, src, 8);
+		break;
+	case 16:
+		memcpy(dst, src, 16);
+		break;
+	default:
 		memcpy(dst, src, c->elemsize);
+	}
 }
 
 /* Buffer operations; lock held, room / an element there. */

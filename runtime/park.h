@@ -87,13 +87,39 @@ static inline struct gort__waiter *gort__waitq_take_all(struct gort__waitq *q)
 	return h;
 }
 
-void gort__waiter_block(struct gort__waiter *w, gort__lock *lk, int reason, const char *file,
-			int line);
-/* The same, for waits guarded by more than one lock (select): unlock(arg)
- * releases them; it runs after the coroutine is off its stack. */
-void gort__waiter_block_fn(struct gort__waiter *w, gort__unlock_fn unlock, void *arg, int reason,
-			   const char *file, int line);
-void gort__waiter_wake(struct gort__waiter *w);
+/* Step 3 for waits guarded by any number of locks (select): unlock(arg)
+ * releases them; for a coroutine it runs after it is off its stack.
+ * Inline, like the rest of the protocol: these are on the path of every
+ * blocking operation. */
+static inline void gort__waiter_block_fn(struct gort__waiter *w, gort__unlock_fn unlock, void *arg,
+					 int reason, const char *file, int line)
+{
+	if (w->g) {
+		gort__park(unlock, arg, reason, file, line);
+		return;
+	}
+	unlock(arg);
+	gort__note_sleep(&w->note);
+}
+
+/* gort__lock_release as an unlock callback. */
+bool gort__unlock_lock(void *lock);
+
+/* Step 3 for a wait guarded by one lock. */
+static inline void gort__waiter_block(struct gort__waiter *w, gort__lock *lk, int reason,
+				      const char *file, int line)
+{
+	gort__waiter_block_fn(w, gort__unlock_lock, lk, reason, file, line);
+}
+
+static inline void gort__waiter_wake(struct gort__waiter *w)
+{
+	struct gort__g *g = w->g;
+	if (g)
+		gort__ready(g);
+	else
+		gort__note_wake(&w->note);
+}
 
 /* Wake every waiter of a list taken with gort__waitq_take_all. */
 void gort__waiter_wake_list(struct gort__waiter *w);

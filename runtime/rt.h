@@ -115,7 +115,7 @@ struct gort__g {
 	_Atomic uint8_t wait_reason;
 	int wait_line;
 	const char *wait_file;
-	int64_t wait_since;         /* coarse monotonic ns when it parked */
+	uint64_t wait_since;        /* gort__ticks() when it parked */
 
 	/* On the first G of a batch in a global list (run queue or free list;
 	 * guarded by that list's lock): the next batch, this batch's last G and
@@ -241,6 +241,7 @@ struct gort__m {
 	struct gort__fiber g0fiber;  /* (o) */
 	struct gort__swrec sw;       /* (o) */
 	struct gort__g *handoff;     /* (o) G that g0 runs next (see gort__park) */
+	int *errnop;                 /* (o) this thread's errno (see sw_finish) */
 	gort__note park;             /* (a) idle Ms sleep here */
 	struct gort__m *link;        /* (s) idle list */
 	bool idle;                   /* (s) on the idle list */

@@ -228,9 +228,18 @@ static bool runq_put_slow(struct gort__p *p, struct gort__g *g, uint32_t h, uint
 static void runq_put(struct gort__p *p, struct gort__g *g, bool next)
 {
 	if (next) {
-		/* seq_cst: this exchange is the StoreLoad barrier of the spinning
-		 * protocol's step 1 for Gs put here (see wakep_nofence). */
-		g = atomic_exchange_explicit(&p->runnext, g, memory_order_seq_cst);
+		if (gort__sched.nprocs == 1) {
+			/* One P: no thief and no spinner exists, so no atomic
+			 * exchange and no barrier is needed. */
+			struct gort__g *old = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+			atomic_store_explicit(&p->runnext, g, memory_order_relaxed);
+			g = old;
+		} else {
+			/* seq_cst: this exchange is the StoreLoad barrier of the
+			 * spinning protocol's step 1 for Gs put here (see
+			 * wakep_nofence). */
+			g = atomic_exchange_explicit(&p->runnext, g, memory_order_seq_cst);
+		}
 		if (!g)
 			return;
 	}
@@ -265,6 +274,20 @@ static struct gort__g *runq_put_chain(struct gort__p *p, struct gort__g *head, i
 static struct gort__g *runq_get(struct gort__p *p)
 {
 	struct gort__g *g = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+	if (gort__sched.nprocs == 1) {
+		/* One P: nobody else takes from its queues (thieves exist only
+		 * with two Ps or more), so plain loads and stores do. */
+		if (g) {
+			atomic_store_explicit(&p->runnext, NULL, memory_order_relaxed);
+			return g;
+		}
+		uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_relaxed);
+		if (atomic_load_explicit(&p->runqtail, memory_order_relaxed) == h)
+			return NULL;
+		g = atomic_load_explicit(&p->runq[h & RUNQ_MASK], memory_order_relaxed);
+		atomic_store_explicit(&p->runqhead, h + 1, memory_order_release);
+		return g;
+	}
 	if (g && atomic_compare_exchange_strong_explicit(&p->runnext, &g, NULL, memory_order_acq_rel,
 							 memory_order_relaxed))
 		return g;
@@ -613,13 +636,11 @@ void gort__timer_kick(void)
 /* Switching                                                          */
 /* ------------------------------------------------------------------ */
 
-/* errno is thread-local and __errno_location() is a const function: a
- * compiler may keep its address across a switch.  Restore it out of line so
- * the address is computed on the thread we resumed on. */
-__attribute__((noinline)) static void errno_restore(int v)
-{
-	errno = v;
-}
+/* errno is per coroutine: saved when one switches out, restored when it
+ * resumes.  errno is thread-local and __errno_location() is a const
+ * function, so a compiler may keep its address across a switch: each M
+ * caches its own errno's address (m->errnop), and the resumed side uses
+ * the M that sw_finish returns, which is the one it runs on. */
 
 static void release_dead(struct gort__m *m, struct gort__g *g)
 {
@@ -636,14 +657,15 @@ static void release_dead(struct gort__m *m, struct gort__g *g)
  * stack. */
 static void run_all_timers(void);
 
-static void sw_finish(gort__xfer t)
+/* Returns the M the resumed context runs on. */
+static struct gort__m *sw_finish(gort__xfer t)
 {
 	struct gort__swrec *r = t.data;
 	struct gort__m *m = r->m;
 	struct gort__g *prev = r->prev;
 	if (!prev) {
 		m->g0ctx = t.from;
-		return;
+		return m;
 	}
 	prev->ctx = t.from;
 	switch (r->action) {
@@ -676,10 +698,11 @@ static void sw_finish(gort__xfer t)
 	 * whose idle M has not woken yet) still gets its timers run. */
 	if (gort__unlikely(m->p->schedtick % GLOBAL_POLL == 0) && gort__sched.nprocs > 1)
 		run_all_timers();
+	return m;
 }
 
 /* Make g the running G of m; bind a stack on its first run. */
-static void run_prepare(struct gort__m *m, struct gort__g *g)
+GORT__INLINE void run_prepare(struct gort__m *m, struct gort__g *g)
 {
 	m->curg = g;
 	g->m = m;
@@ -700,7 +723,7 @@ static void run_prepare(struct gort__m *m, struct gort__g *g)
 static void switch_from_g(struct gort__m *m, struct gort__g *self, struct gort__g *next, int action,
 			  gort__unlock_fn unlock, void *arg)
 {
-	self->saved_errno = errno;
+	self->saved_errno = *m->errnop;
 	if (gort__unlikely(!gort__stack_canary_ok(self->stack)))
 		gort__fatal_overflow(self, 1);
 	m->sw.m = m;
@@ -717,13 +740,13 @@ static void switch_from_g(struct gort__m *m, struct gort__g *self, struct gort__
 		m->curg = NULL;
 		t = gort__switch_jump(&self->fiber, &m->g0fiber, m->g0ctx, &m->sw);
 	}
-	/* Resumed, possibly on another M: m is stale from here on. */
-	sw_finish(t);
-	errno_restore(self->saved_errno);
+	/* Resumed, possibly on another M: sw_finish says which. */
+	m = sw_finish(t);
+	*m->errnop = self->saved_errno;
 }
 
 /* The next G from local work only (a G context must not block or steal). */
-static struct gort__g *next_local(struct gort__p *p)
+GORT__INLINE struct gort__g *next_local(struct gort__p *p)
 {
 	if (stopping())
 		return NULL;
@@ -745,8 +768,7 @@ GORT__NO_TSAN void gort__g_entry(gort__xfer t)
 	gort__switch_landed_new();
 	struct gort__swrec *r = t.data;
 	struct gort__g *self = r->m->curg;
-	sw_finish(t);
-	errno_restore(0);
+	*sw_finish(t)->errnop = 0;
 	gort__recover_run_body(self); /* fn(arg) inside its panic boundary */
 	gort__exit_current(self);
 }
@@ -790,12 +812,6 @@ void gort_yield(void)
 	switch_from_g(m, self, next, GORT__SW_YIELD, NULL, NULL);
 }
 
-static int64_t coarse_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 void gort__park(gort__unlock_fn unlock, void *arg, int reason, const char *file, int line)
 {
@@ -805,7 +821,7 @@ void gort__park(gort__unlock_fn unlock, void *arg, int reason, const char *file,
 		gort__fatal("gort__park outside a coroutine");
 	self->wait_file = file;
 	self->wait_line = line;
-	self->wait_since = coarse_now();
+	self->wait_since = gort__ticks();
 	atomic_store_explicit(&self->wait_reason, (uint8_t)reason, memory_order_relaxed);
 	GORT__BUMP(m->p->st.parks);
 	struct gort__g *next = next_local(m->p);
@@ -823,10 +839,13 @@ void gort__park(gort__unlock_fn unlock, void *arg, int reason, const char *file,
 
 void gort__ready(struct gort__g *g)
 {
-	uint32_t w = GORT__G_WAITING;
-	if (!atomic_compare_exchange_strong_explicit(&g->state, &w, GORT__G_RUNNABLE,
-						     memory_order_acq_rel, memory_order_relaxed))
+	/* Only the one waker that took g off its wait queue (under that
+	 * queue's lock, which ordered the WAITING store before this) gets
+	 * here: a check and a store, no read-modify-write. */
+	uint32_t w = atomic_load_explicit(&g->state, memory_order_relaxed);
+	if (gort__unlikely(w != GORT__G_WAITING))
 		gort__fatal("ready: coroutine %lld is not waiting (state %u)", (long long)g->id, w);
+	atomic_store_explicit(&g->state, GORT__G_RUNNABLE, memory_order_relaxed);
 	gort__sched_put_new(g);
 }
 
@@ -1001,6 +1020,7 @@ static void *m_main(void *arg)
 {
 	struct gort__m *m = arg;
 	gort__tls_m = m;
+	m->errnop = &errno;
 	gort__switch_pin_mxcsr();
 	gort__switch_thread_fiber(&m->g0fiber);
 	gort__fault_thread_init(m);

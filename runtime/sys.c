@@ -150,6 +150,15 @@ void gort__futex_wake(_Atomic uint32_t *addr, int n)
 	errno = saved;
 }
 
+#if !defined(__x86_64__) && !defined(__i386__)
+uint64_t gort__ticks(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+#endif
+
 int64_t gort__nanotime(void)
 {
 	struct timespec ts;

@@ -260,6 +260,13 @@ Test(stack, overflow_is_reported_guard_canary, .timeout = 60)
  * (the yields change nothing there). */
 Test(stack, overflow_walk_with_yields_default_guard, .timeout = 60)
 {
+#ifdef GORT_TEST_TSAN
+	/* The walk yields within 2 KiB of the stack's end; under TSan the
+	 * instrumented yield path is deeper than that, so the fault may land
+	 * inside TSan's own runtime, which reports it itself ("nested bug")
+	 * before any handler of ours runs. */
+	cr_skip_test("the guard may be hit inside ThreadSanitizer's runtime");
+#endif
 	static struct child_result r;
 	child_run(canary_child_main, NULL, NULL, &r);
 	check_overflow_report(&r, "deep");
