@@ -99,6 +99,8 @@ static pthread_mutex_t lifecycle = PTHREAD_MUTEX_INITIALIZER; /* start/stop */
 
 #define RUNQ_MASK (GORT__RUNQ_SIZE - 1)
 #define GLOBAL_POLL 61
+#define SCAVENGE_EVERY 4096 /* schedules between paced trims (a power of 2) */
+#define SCAVENGE_PACED 32   /* stacks trimmed then */
 
 static inline bool stopping(void)
 {
@@ -698,6 +700,9 @@ static struct gort__m *sw_finish(gort__xfer t)
 	 * whose idle M has not woken yet) still gets its timers run. */
 	if (gort__unlikely(m->p->schedtick % GLOBAL_POLL == 0) && gort__sched.nprocs > 1)
 		run_all_timers();
+	/* A busy runtime gives freed stacks' pages back too, paced (stack.c). */
+	if (gort__unlikely((m->p->schedtick & (SCAVENGE_EVERY - 1)) == 0))
+		gort__stack_scavenge(SCAVENGE_PACED);
 	return m;
 }
 

@@ -35,10 +35,12 @@
  * slots go as one range, ranges go in batches (gort__sys_release_pages);
  * and the work is done by Ms about to go idle, in chunks between which the
  * scheduler checks for work (gort__stack_scavenge, like Go's background
- * scavenger).  Past GORT__STACK_HOT_HARD hot stacks (a peak of coroutines
- * that just exited, whose pages were resident anyway) whoever gives stacks
- * back trims 8,192 at once: a big batch coalesces into few ranges, and the
- * TLB shootdowns, not the page freeing, are what costs.  Never under the class lock.
+ * scavenger).  A runtime that never idles still trims, paced: every
+ * 4,096th schedule of a P trims 32 (sched.c: about 1% of a busy P).  Past
+ * GORT__STACK_HOT_HARD hot stacks (a peak of coroutines that just exited,
+ * whose pages were resident anyway) whoever gives stacks back trims 8,192
+ * at once: a big batch coalesces into few ranges, and the TLB shootdowns,
+ * not the page freeing, are what costs.  Never under the class lock.
  * Stacks are handed out hot first.  Slabs are unmapped at shutdown only.
  *
  * Locks: classes_lock guards the class list; each class's lock guards its
@@ -86,7 +88,7 @@ static void san_release(struct gort__stack *s)
 #define SLAB_MAX (1u << 30)
 #define GORT__STACK_HOT_MAX 1024
 /* Past this many hot stacks, whoever gives stacks back trims some. */
-#define GORT__STACK_HOT_HARD 65536
+#define GORT__STACK_HOT_HARD (1 << 20)
 
 struct slab {
 	char *base;

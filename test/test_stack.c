@@ -476,7 +476,21 @@ static long burst_resident_pages(const struct burst *b, long n, long *total)
  * stack pools keep a bounded number hot and, once an M goes idle, give the
  * rest back with MADV_DONTNEED, so most of those pages are no longer
  * resident (mincore), whatever the sanitizers do to the process's RSS. */
-Test(stack, burst_memory_is_trimmed_after_exit, .timeout = 120)
+static atomic_int burst_spin_stop;
+
+/* Two of these keep the only P busy, switching between them and never
+ * idle, so only paced trimming can run. */
+static void burst_spinner(void *p)
+{
+	(void)p;
+	while (!atomic_load(&burst_spin_stop))
+		gort_yield();
+}
+
+/* A burst of n coroutines that touch BURST_TOUCH of stack each, then exit;
+ * with busy, a spinner keeps the P from ever idling meanwhile.  Most of
+ * the touched pages must be given back (polled for up to 5 s). */
+static void burst_trim_check(bool busy)
 {
 	long n = scaled_min(4000, 3000);
 	struct burst *b = calloc(1, sizeof *b);
@@ -484,6 +498,9 @@ Test(stack, burst_memory_is_trimmed_after_exit, .timeout = 120)
 	b->where = calloc((size_t)n, sizeof *b->where);
 	cr_assert(b->where != NULL);
 	rt_start(1);
+	atomic_store(&burst_spin_stop, 0);
+	for (int i = 0; busy && i < 2; i++)
+		cr_assert_gt(gort_go(burst_spinner, NULL), 0);
 	gort_wg_add(&b->started, n);
 	gort_wg_add(&b->gate, 1);
 	gort_wg_add(&b->done, n);
@@ -495,18 +512,31 @@ Test(stack, burst_memory_is_trimmed_after_exit, .timeout = 120)
 		     before, total);
 	gort_wg_done(&b->gate);
 	gort_wg_wait(&b->done);
-	cr_assert_eq(wait_num_coroutines(0, 10000), 0);
-	/* the M trims when it goes idle, just after the last exit */
+	cr_assert_eq(wait_num_coroutines(busy ? 2 : 0, 10000), busy ? 2 : 0);
+	/* idle: the M trims when it goes idle, just after the last exit;
+	 * busy: the P trims a few stacks every 4,096 schedules */
 	long after = burst_resident_pages(b, n, &total);
 	for (int i = 0; i < 500 && after >= total / 2; i++) {
 		sleep_ms(10);
 		after = burst_resident_pages(b, n, &total);
 	}
+	atomic_store(&burst_spin_stop, 1);
 	cr_assert_lt(after, total / 2,
 		     "%ld of the %ld stack pages a burst of %ld coroutines touched are still "
-		     "resident after they exited",
-		     after, total, n);
+		     "resident after they exited (%s runtime)",
+		     after, total, n, busy ? "busy" : "idle");
+	cr_assert_eq(wait_num_coroutines(0, 10000), 0);
 	rt_stop();
 	free(b->where);
 	free(b);
+}
+
+Test(stack, burst_memory_is_trimmed_after_exit, .timeout = 120)
+{
+	burst_trim_check(false);
+}
+
+Test(stack, burst_memory_is_trimmed_while_busy, .timeout = 120)
+{
+	burst_trim_check(true);
 }
