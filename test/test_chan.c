@@ -22,33 +22,10 @@
  * Checks made off the test's main thread use CO_CHECK.  Nothing asserts on
  * timing: sleeps only give a wrong implementation the chance to show.
  */
-#include "helpers.h"
+#include "chan_helpers.h"
 
 #include <pthread.h>
 #include <stdint.h>
-
-#if defined(__SANITIZE_ADDRESS__)
-#define CHAN_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CHAN_TEST_ASAN 1
-#endif
-#endif
-#ifdef CHAN_TEST_ASAN
-#include <sanitizer/lsan_interface.h>
-#endif
-
-/* Under ASan, fail the test on a leak now: LeakSanitizer's report at exit
- * comes after Criterion has recorded the test as passed.  (Allocations
- * made on the test's main thread are hidden by test/lsan.supp's
- * libcriterion.so rule; those made in coroutines are checked.) */
-static void leak_check(void)
-{
-#ifdef CHAN_TEST_ASAN
-	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0,
-		     "LeakSanitizer found leaks (report on stderr)");
-#endif
-}
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
@@ -79,31 +56,6 @@ static bool all_zero(const void *p, size_t n)
 	return true;
 }
 
-static gort_chan *mk(size_t elem_size, size_t cap)
-{
-	gort_chan *c = gort_chan_make(elem_size, cap);
-	cr_assert_not_null(c, "gort_chan_make(%zu, %zu) = NULL", elem_size, cap);
-	cr_assert_eq(gort_chan_cap(c), cap);
-	cr_assert_eq(gort_chan_len(c), 0);
-	return c;
-}
-
-/* Poll *v until it is >= target (or ms pass); works in coroutines (yields)
- * and on plain threads (sleeps).  Returns whether it got there. */
-static bool wait_ge(atomic_int *v, int target, int ms)
-{
-	int64_t deadline = now_ns() + (int64_t)ms * 1000000;
-	while (atomic_load(v) < target) {
-		if (now_ns() > deadline)
-			return false;
-		if (gort_self() != 0)
-			gort_yield();
-		else
-			usleep(100);
-	}
-	return true;
-}
-
 /* Give a wrong implementation time to let something through that must
  * still be blocked.  Not a timing assertion. */
 static void settle(void)
@@ -114,32 +66,6 @@ static void settle(void)
 	} else {
 		sleep_ms(30);
 	}
-}
-
-/* Run fn(arg) in a protected region whose deferred call recovers. */
-static void recover_defer(void *p)
-{
-	(void)p;
-	(void)gort_recover();
-}
-
-struct pcall {
-	void (*fn)(void *);
-	void *arg;
-};
-
-static void pcall_region(void *p)
-{
-	struct pcall *c = p;
-	GORT_DEFER(recover_defer, NULL);
-	c->fn(c->arg);
-}
-
-static int protected_call(void (*fn)(void *), void *arg, gort_panic_info *out)
-{
-	struct pcall c = {fn, arg};
-	memset(out, 0, sizeof *out);
-	return gort_protect(pcall_region, &c, out);
 }
 
 /* A bitmap of values seen, shared by consumers. */
@@ -2140,7 +2066,7 @@ PROCS_TEST(chan, retain_release_balance, 20)
 	leak_check();
 }
 
-#ifndef CHAN_TEST_ASAN
+#ifndef GORT_TEST_ASAN
 /* elem_size * cap overflows size_t: NULL, not a small buffer.  (Not under
  * ASan, whose allocator aborts on impossible sizes instead of returning
  * NULL.) */

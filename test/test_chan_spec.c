@@ -34,37 +34,16 @@
  * an event; never with a tight upper bound (the test machine is noisy).
  * Checks made off the test's main thread use CO_CHECK.
  */
-#include "helpers.h"
+#include "chan_helpers.h"
 
 #include <pthread.h>
 #include <stdint.h>
-
-#if defined(__SANITIZE_ADDRESS__)
-#define SPEC_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SPEC_TEST_ASAN 1
-#endif
-#endif
-#ifdef SPEC_TEST_ASAN
-#include <sanitizer/lsan_interface.h>
-#endif
 
 #define MS (1000000LL)
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                   */
 /* ------------------------------------------------------------------------ */
-
-/* Under ASan, fail the test on a leak now (LeakSanitizer's report at exit
- * comes after the test has been recorded as passed). */
-static void leak_check(void)
-{
-#ifdef SPEC_TEST_ASAN
-	cr_assert_eq(__lsan_do_recoverable_leak_check(), 0,
-		     "LeakSanitizer found leaks (report on stderr)");
-#endif
-}
 
 /* splitmix64: turns any number into a well-mixed seed. */
 static uint64_t mix64(uint64_t x)
@@ -73,69 +52,6 @@ static uint64_t mix64(uint64_t x)
 	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
 	x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
 	return x ^ (x >> 31);
-}
-
-/* xorshift64*; the state must not be 0. */
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545F4914F6CDD1DULL;
-}
-
-static gort_chan *mk(size_t elem_size, size_t cap)
-{
-	gort_chan *c = gort_chan_make(elem_size, cap);
-	cr_assert_not_null(c, "gort_chan_make(%zu, %zu) = NULL", elem_size, cap);
-	cr_assert_eq(gort_chan_cap(c), cap);
-	cr_assert_eq(gort_chan_len(c), 0);
-	return c;
-}
-
-/* Poll *v until it is >= target or ms pass; yields in a coroutine, sleeps
- * on a plain thread.  Returns whether it got there. */
-static bool wait_ge(atomic_int *v, int target, int ms)
-{
-	int64_t deadline = now_ns() + (int64_t)ms * MS;
-	while (atomic_load(v) < target) {
-		if (now_ns() > deadline)
-			return false;
-		if (gort_self() != 0)
-			gort_yield();
-		else
-			usleep(100);
-	}
-	return true;
-}
-
-/* fn(arg) in a protected region whose deferred call recovers any panic:
- * GORT_PANICKED (record in *out) or 0. */
-static void recover_defer(void *p)
-{
-	(void)p;
-	(void)gort_recover();
-}
-
-struct pcall {
-	void (*fn)(void *);
-	void *arg;
-};
-
-static void pcall_region(void *p)
-{
-	struct pcall *c = p;
-	GORT_DEFER(recover_defer, NULL);
-	c->fn(c->arg);
-}
-
-static int protected_call(void (*fn)(void *), void *arg, gort_panic_info *out)
-{
-	struct pcall c = {fn, arg};
-	memset(out, 0, sizeof *out);
-	return gort_protect(pcall_region, &c, out);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -21,7 +21,7 @@
  * above: the machine may be slow.  Checks off the main thread use
  * CO_CHECK.
  */
-#include "helpers.h"
+#include "chan_helpers.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -43,17 +43,6 @@ static uint64_t timers_fired(void)
 	int rc = gort_stats_read(&st);
 	cr_assert_eq(rc, 0, "gort_stats_read = %d", rc);
 	return st.timers_fired;
-}
-
-/* Small deterministic PRNG (xorshift64*). */
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545F4914F6CDD1DULL;
 }
 
 /* ------------------------------------------------------------------------ */
