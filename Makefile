@@ -30,7 +30,7 @@ comma := ,
 VERSION := 0.1.0
 SOVERSION := 0
 
-SRCS := $(wildcard runtime/*.c runtime/sync/*.c recover/*.c channel/*.c)
+SRCS := $(wildcard runtime/*.c runtime/sync/*.c recover/*.c channel/*.c context/*.c)
 OBJS := $(SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_SRCS := $(wildcard test/*.c)
 
@@ -65,7 +65,7 @@ all: $(BUILD)/libgort.a $(BUILD)/libgort.so $(BUILD)/gort.pc
 deps:
 	@sh scripts/deps.sh
 
-$(BUILD)/obj/%.o: %.c $(wildcard include/*.h runtime/*.h runtime/sync/*.h recover/*.h channel/*.h) Makefile
+$(BUILD)/obj/%.o: %.c $(wildcard include/*.h include/gort/*.h runtime/*.h runtime/sync/*.h recover/*.h channel/*.h context/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 
@@ -115,7 +115,7 @@ TEST_ENV += GORT_TEST_SCALE=$${GORT_TEST_SCALE:-10} LSAN_OPTIONS=suppressions=$(
 endif
 
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
-$(BUILD)/examples/%: examples/%.c include/gort.h $(BUILD)/libgort.a
+$(BUILD)/examples/%: examples/%.c include/gort.h $(wildcard include/gort/*.h) $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libgort.a $(LIBS) $(LDFLAGS)
 
@@ -146,7 +146,7 @@ valgrind: $(EXAMPLES)
 	echo "valgrind: $(words $(EXAMPLES)) examples clean"
 
 # ---- benchmarks ----
-$(BUILD)/bench/gort_bench: bench/gort_bench.c include/gort.h $(BUILD)/libgort.a
+$(BUILD)/bench/gort_bench: bench/gort_bench.c include/gort.h $(wildcard include/gort/*.h) $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libgort.a $(LIBS) $(LDFLAGS)
 
@@ -161,8 +161,9 @@ bench: deps
 
 # ---- install ----
 install: all
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -d $(DESTDIR)$(PREFIX)/include/gort $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/gort.h $(DESTDIR)$(PREFIX)/include/gort.h
+	install -m 644 include/gort/*.h $(DESTDIR)$(PREFIX)/include/gort/
 	install -m 644 $(BUILD)/libgort.a $(DESTDIR)$(PREFIX)/lib/libgort.a
 	install -m 755 $(BUILD)/libgort.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libgort.so.$(VERSION)
 	ln -sf libgort.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libgort.so.$(SOVERSION)
@@ -170,6 +171,7 @@ install: all
 	install -m 644 $(BUILD)/gort.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/gort.pc
 
 uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/include/gort
 	rm -f $(DESTDIR)$(PREFIX)/include/gort.h $(DESTDIR)$(PREFIX)/lib/libgort.a \
 		$(DESTDIR)$(PREFIX)/lib/libgort.so $(DESTDIR)$(PREFIX)/lib/libgort.so.$(SOVERSION) \
 		$(DESTDIR)$(PREFIX)/lib/libgort.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/pkgconfig/gort.pc

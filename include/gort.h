@@ -458,4 +458,8 @@ GORT_API void gort_panic_print(int fd, const gort_panic_info *info);
 #ifdef __cplusplus
 }
 #endif
+
+#include <gort/context.h> /* contexts; _ctx variants of blocking calls */
+#include <gort/sync.h>    /* mutex, rwmutex, once, cond, semaphore, group */
+
 #endif /* GORT_H */

@@ -1,0 +1,507 @@
+/*
+ * context.c — Go's context tree.
+ *
+ * Owns: every gort_ctx but the static background; the tree's links; the
+ * done channels; the deadline timers; the watches (context.h) and
+ * after-funcs armed on them.
+ *
+ * Kinds.  A *cancel node* (with_cancel, with_deadline, with_timeout) has a
+ * lock, an error, children, watches and maybe a deadline.  A *value*
+ * context carries one key/value and has no state of its own: its done,
+ * err and deadline are those of its nearest cancel node above ("node").
+ * Background is a static value-less root; a context whose chain holds no
+ * cancel node can never be done (node == NULL).
+ *
+ * Tree links.  Every context holds a reference on its parent (so value
+ * lookups can walk up, iteratively).  A cancel node that is not done is
+ * attached to the nearest cancel node above it (its kids list), which holds
+ * a reference on it: a child whose handle was released without a cancel
+ * stays alive in its parent, as in Go (the leak check reports it).  A
+ * cancel detaches the node from its parent and drops that reference, so
+ * long-lived parents do not collect dead children.
+ *
+ * Cancellation is iterative: the canceller takes a node's lock, sets its
+ * error and cause, takes its whole kids list (they are detached by that),
+ * fires its watches (under the lock: context -> primitive lock order), and
+ * unlocks; then it closes the node's done channel, stops its timer, and
+ * goes on with the kids from a work list linked through the nodes
+ * themselves.  Time is proportional to the number of descendants; no
+ * recursion, whatever the depth.
+ *
+ * Deadlines.  A timer on the runtime's per-P heaps; its callback (which
+ * runs under a heap lock, where stopping other timers would deadlock)
+ * spawns a coroutine that cancels with GORT_DEADLINE_EXCEEDED.  A deadline
+ * later than the parent's effective one is not armed (Go's rule).
+ *
+ * Locks: each node's lock guards its err/cause (err is also read lock-free:
+ * atomic, set once), done, kids and watches, and the sibling links and
+ * attached_to of its kids.  Order: a node's lock before any primitive's
+ * lock (watches); never two node locks at once.
+ */
+#include "context.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum { CTX_ROOT, CTX_CANCEL, CTX_VALUE };
+
+struct gort_ctx {
+	_Atomic int32_t refs;        /* (a) acq_rel; freed at zero (not the root) */
+	uint8_t kind;                /* (i) */
+	struct gort_ctx *parent;     /* (i) referenced; NULL for the root */
+	struct gort_ctx *node;       /* (i) nearest cancel node at or above, or NULL */
+	const void *key;             /* (i) CTX_VALUE */
+	void *val;                   /* (i) CTX_VALUE */
+	const char *file;            /* (i) creation site */
+	int line;                    /* (i) */
+	/* cancel nodes only: */
+	gort__lock lock;
+	_Atomic int err;             /* (lock) set once; read lock-free (acquire) */
+	int cause;                   /* (lock) */
+	gort_chan *done;             /* (lock) made on first use */
+	struct gort_ctx *kids;       /* (lock) attached children */
+	struct gort_ctx *sib_next, *sib_prev; /* (attached_to's lock) */
+	struct gort_ctx *attached_to; /* (attached_to's lock) NULL once detached */
+	struct gort__ctx_watch *watches; /* (lock) */
+	struct gort_ctx *work_next;  /* (o) the canceller's work list */
+	int64_t deadline;            /* (i) 0: none of its own */
+	struct gort__timer timer;    /* the deadline's; holds a reference while armed */
+};
+
+static struct gort_ctx background = {.kind = CTX_ROOT, .line = 0};
+
+gort_ctx *gort_ctx_background(void)
+{
+	return &background;
+}
+
+gort_ctx *gort__ctx_or_background(gort_ctx *ctx)
+{
+	return ctx ? ctx : &background;
+}
+
+gort_ctx *gort_ctx_retain(gort_ctx *ctx)
+{
+	if (ctx && ctx != &background)
+		atomic_fetch_add_explicit(&ctx->refs, 1, memory_order_relaxed);
+	return ctx;
+}
+
+void gort_ctx_release(gort_ctx *ctx)
+{
+	/* iterative: dropping the last reference to a deep chain frees it
+	 * link by link */
+	while (ctx && ctx != &background) {
+		int32_t r = atomic_fetch_sub_explicit(&ctx->refs, 1, memory_order_acq_rel);
+		if (r > 1)
+			return;
+		if (r <= 0)
+			gort__fatal("gort_ctx_release: context %p released more times than retained",
+				    (void *)ctx);
+		struct gort_ctx *parent = ctx->parent;
+		if (ctx->done)
+			gort_chan_release(ctx->done);
+		free(ctx);
+		ctx = parent;
+	}
+}
+
+static struct gort_ctx *ctx_new(gort_ctx *parent, uint8_t kind, const char *file, int line)
+{
+	struct gort_ctx *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	atomic_init(&c->refs, 1);
+	c->kind = kind;
+	c->parent = gort_ctx_retain(parent);
+	c->node = kind == CTX_CANCEL ? c : parent->node;
+	c->file = file;
+	c->line = line;
+	return c;
+}
+
+/* ------------------------------------------------------------------ */
+/* Cancellation                                                        */
+/* ------------------------------------------------------------------ */
+
+/* Stop n's deadline timer; drop the timer's reference if it was armed. */
+static void stop_timer(struct gort_ctx *n)
+{
+	if (n->deadline && gort__timer_stop(&n->timer))
+		gort_ctx_release(n);
+}
+
+/* Cancel the subtree under n (n included).  The caller holds a reference
+ * on n; references on the kids come from their old parents' lists. */
+static void cancel_tree(struct gort_ctx *n, int err, int cause)
+{
+	struct gort_ctx *work = NULL;
+	bool first = true;
+	while (n) {
+		gort__lock_acquire(&n->lock);
+		bool was_done = atomic_load_explicit(&n->err, memory_order_relaxed) != 0;
+		struct gort_ctx *kids = NULL;
+		gort_chan *done = NULL;
+		if (!was_done) {
+			n->cause = cause;
+			atomic_store_explicit(&n->err, err, memory_order_release);
+			kids = n->kids;
+			n->kids = NULL;
+			for (struct gort_ctx *k = kids; k; k = k->sib_next)
+				k->attached_to = NULL;
+			struct gort__ctx_watch *w = n->watches;
+			n->watches = NULL;
+			while (w) {
+				struct gort__ctx_watch *next = w->next; /* w may vanish in fn */
+				w->node = NULL;
+				w->fn(w, err);
+				w = next;
+			}
+			done = n->done;
+		}
+		gort__lock_release(&n->lock);
+		if (!was_done) {
+			if (done)
+				gort_chan_close(done);
+			stop_timer(n);
+			/* the kids join the work list with their parent's reference */
+			while (kids) {
+				struct gort_ctx *k = kids;
+				kids = k->sib_next;
+				k->sib_next = k->sib_prev = NULL;
+				k->work_next = work;
+				work = k;
+			}
+		}
+		if (!first)
+			gort_ctx_release(n); /* the reference its parent's list held */
+		first = false;
+		n = work;
+		if (n)
+			work = n->work_next;
+	}
+}
+
+/* Take n off its parent's kids list (if it is still there). */
+static void detach(struct gort_ctx *n)
+{
+	struct gort_ctx *p = n->parent ? n->parent->node : NULL;
+	if (!p)
+		return;
+	bool was = false;
+	gort__lock_acquire(&p->lock);
+	if (n->attached_to == p) {
+		if (n->sib_prev)
+			n->sib_prev->sib_next = n->sib_next;
+		else
+			p->kids = n->sib_next;
+		if (n->sib_next)
+			n->sib_next->sib_prev = n->sib_prev;
+		n->sib_next = n->sib_prev = NULL;
+		n->attached_to = NULL;
+		was = true;
+	}
+	gort__lock_release(&p->lock);
+	if (was)
+		gort_ctx_release(n); /* the parent's reference */
+}
+
+static void cancel_node(struct gort_ctx *n, int err, int cause)
+{
+	gort_ctx_retain(n); /* the kids' release may not free n under us */
+	cancel_tree(n, err, cause);
+	detach(n);
+	gort_ctx_release(n);
+}
+
+void gort_ctx_cancel_cause(gort_ctx *ctx, int cause)
+{
+	if (!ctx || ctx->kind != CTX_CANCEL)
+		return;
+	cancel_node(ctx, GORT_CANCELED, cause ? cause : GORT_CANCELED);
+}
+
+void gort_ctx_cancel(gort_ctx *ctx)
+{
+	gort_ctx_cancel_cause(ctx, 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* Making contexts                                                     */
+/* ------------------------------------------------------------------ */
+
+/* Attach a new cancel node under its parent's node, or make it done at
+ * once if that node is done. */
+static void attach(struct gort_ctx *c)
+{
+	struct gort_ctx *p = c->parent->node;
+	if (!p)
+		return; /* nothing above can ever be done */
+	gort__lock_acquire(&p->lock);
+	int err = atomic_load_explicit(&p->err, memory_order_relaxed);
+	if (err) {
+		c->cause = p->cause;
+		atomic_store_explicit(&c->err, err, memory_order_release);
+	} else {
+		c->attached_to = p;
+		c->sib_next = p->kids;
+		if (p->kids)
+			p->kids->sib_prev = c;
+		p->kids = c;
+		gort_ctx_retain(c); /* the parent's reference */
+	}
+	gort__lock_release(&p->lock);
+}
+
+gort_ctx *gort_ctx_with_cancel_at(gort_ctx *parent, const char *file, int line)
+{
+	struct gort_ctx *c = ctx_new(gort__ctx_or_background(parent), CTX_CANCEL, file, line);
+	if (c)
+		attach(c);
+	return c;
+}
+
+gort_ctx *gort_ctx_with_value(gort_ctx *parent, const void *key, void *value)
+{
+	struct gort_ctx *c = ctx_new(gort__ctx_or_background(parent), CTX_VALUE, NULL, 0);
+	if (c) {
+		c->key = key;
+		c->val = value;
+	}
+	return c;
+}
+
+static void deadline_cancel(void *arg)
+{
+	struct gort_ctx *c = arg;
+	cancel_node(c, GORT_DEADLINE_EXCEEDED, GORT_DEADLINE_EXCEEDED);
+	gort_ctx_release(c); /* the timer's reference */
+}
+
+/* Timer callback, under a heap lock: the cancel runs in a coroutine. */
+static void deadline_fire(struct gort__timer *t, void *arg, int64_t now)
+{
+	(void)t;
+	(void)now;
+	if (gort_go_with(deadline_cancel, arg, .name = "context deadline") < 0)
+		gort__fatal("context: cannot spawn the deadline's canceller");
+}
+
+gort_ctx *gort_ctx_with_deadline_at(gort_ctx *parent, int64_t deadline, const char *file, int line)
+{
+	parent = gort__ctx_or_background(parent);
+	int64_t cur;
+	if (gort_ctx_deadline(parent, &cur) && cur <= deadline)
+		return gort_ctx_with_cancel_at(parent, file, line); /* the parent's comes first */
+	struct gort_ctx *c = ctx_new(parent, CTX_CANCEL, file, line);
+	if (!c)
+		return NULL;
+	c->deadline = deadline;
+	attach(c);
+	if (gort_ctx_err(c))
+		return c;
+	if (deadline <= gort__nanotime()) {
+		cancel_node(c, GORT_DEADLINE_EXCEEDED, GORT_DEADLINE_EXCEEDED);
+		return c;
+	}
+	if (!gort_running()) {
+		cancel_node(c, GORT_CANCELED, GORT_CANCELED); /* detach it again */
+		gort_ctx_release(c);
+		return NULL;
+	}
+	gort_ctx_retain(c); /* the timer's */
+	if (gort__timer_start(&c->timer, deadline, 0, deadline_fire, c) != 0) {
+		gort_ctx_release(c);
+		cancel_node(c, GORT_CANCELED, GORT_CANCELED);
+		gort_ctx_release(c);
+		return NULL;
+	}
+	return c;
+}
+
+gort_ctx *gort_ctx_with_timeout_at(gort_ctx *parent, int64_t ns, const char *file, int line)
+{
+	return gort_ctx_with_deadline_at(parent, gort__nanotime() + ns, file, line);
+}
+
+/* ------------------------------------------------------------------ */
+/* Reading                                                             */
+/* ------------------------------------------------------------------ */
+
+int gort_ctx_err(gort_ctx *ctx)
+{
+	struct gort_ctx *n = ctx ? ctx->node : NULL;
+	return n ? atomic_load_explicit(&n->err, memory_order_acquire) : 0;
+}
+
+int gort_ctx_cause(gort_ctx *ctx)
+{
+	struct gort_ctx *n = ctx ? ctx->node : NULL;
+	if (!n || !atomic_load_explicit(&n->err, memory_order_acquire))
+		return 0;
+	gort__lock_acquire(&n->lock);
+	int cause = n->cause;
+	gort__lock_release(&n->lock);
+	return cause;
+}
+
+bool gort_ctx_deadline(gort_ctx *ctx, int64_t *deadline)
+{
+	/* the nearest deadline up the tree is the earliest (see with_deadline) */
+	for (struct gort_ctx *c = ctx; c; c = c->parent) {
+		if (c->kind == CTX_CANCEL && c->deadline) {
+			if (deadline)
+				*deadline = c->deadline;
+			return true;
+		}
+	}
+	return false;
+}
+
+void *gort_ctx_value(gort_ctx *ctx, const void *key)
+{
+	for (struct gort_ctx *c = ctx; c; c = c->parent)
+		if (c->kind == CTX_VALUE && c->key == key)
+			return c->val;
+	return NULL;
+}
+
+gort_chan *gort_ctx_done(gort_ctx *ctx)
+{
+	struct gort_ctx *n = ctx ? ctx->node : NULL;
+	if (!n)
+		return NULL;
+	gort__lock_acquire(&n->lock);
+	if (!n->done) {
+		n->done = gort_chan_make(0, 0);
+		if (n->done && atomic_load_explicit(&n->err, memory_order_relaxed))
+			gort_chan_close(n->done); /* nobody can wait on it yet */
+	}
+	gort_chan *d = n->done;
+	gort__lock_release(&n->lock);
+	return d;
+}
+
+/* ------------------------------------------------------------------ */
+/* Watches                                                             */
+/* ------------------------------------------------------------------ */
+
+int gort__ctx_watch(gort_ctx *ctx, struct gort__ctx_watch *w)
+{
+	w->node = w->armed_on = NULL;
+	struct gort_ctx *n = ctx ? ctx->node : NULL;
+	if (!n)
+		return 0;
+	gort__lock_acquire(&n->lock);
+	int err = atomic_load_explicit(&n->err, memory_order_relaxed);
+	if (!err) {
+		w->node = w->armed_on = n;
+		w->prev = NULL;
+		w->next = n->watches;
+		if (n->watches)
+			n->watches->prev = w;
+		n->watches = w;
+	}
+	gort__lock_release(&n->lock);
+	return err;
+}
+
+void gort__ctx_unwatch(struct gort__ctx_watch *w)
+{
+	/* Always through the node's lock: a canceller runs fn under it, so
+	 * once we hold it fn is over (it may have fired without waking us,
+	 * when the primitive had granted us first).  The node outlives the
+	 * watch: the waiter holds the context. */
+	struct gort_ctx *n = w->armed_on;
+	if (!n)
+		return;
+	gort__lock_acquire(&n->lock);
+	if (w->node == n) {
+		if (w->prev)
+			w->prev->next = w->next;
+		else
+			n->watches = w->next;
+		if (w->next)
+			w->next->prev = w->prev;
+		w->node = NULL;
+	}
+	gort__lock_release(&n->lock);
+	w->armed_on = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* After-funcs                                                         */
+/* ------------------------------------------------------------------ */
+
+/* state: 0 armed, 1 started (fn's coroutine spawned), 2 stopped.  Whoever
+ * moves it from 0 decides.  refs: the handle's, and the coroutine's while
+ * it has not read fn and arg. */
+struct gort_ctx_after {
+	struct gort__ctx_watch w;
+	gort_ctx *ctx;          /* (i) referenced */
+	void (*fn)(void *arg);  /* (i) */
+	void *arg;              /* (i) */
+	_Atomic int state;
+	_Atomic int refs;
+};
+
+static void after_put(struct gort_ctx_after *a)
+{
+	if (atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) == 1) {
+		gort_ctx_release(a->ctx);
+		free(a);
+	}
+}
+
+static void after_run(void *arg)
+{
+	struct gort_ctx_after *a = arg;
+	void (*fn)(void *) = a->fn;
+	void *fa = a->arg;
+	after_put(a);
+	fn(fa);
+}
+
+/* Start fn's coroutine, unless stopped first. */
+static void after_start(struct gort_ctx_after *a)
+{
+	int z = 0;
+	if (!atomic_compare_exchange_strong(&a->state, &z, 1))
+		return;
+	atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
+	if (gort_go_with(after_run, a, .name = "context after-func") < 0)
+		gort__fatal("context: cannot spawn an after-func");
+}
+
+static void after_fire(struct gort__ctx_watch *w, int err)
+{
+	(void)err;
+	after_start((struct gort_ctx_after *)(void *)w); /* w is the first member */
+}
+
+gort_ctx_after *gort_ctx_after_func(gort_ctx *ctx, void (*fn)(void *arg), void *arg)
+{
+	struct gort_ctx_after *a = calloc(1, sizeof *a);
+	if (!a)
+		return NULL;
+	a->ctx = gort_ctx_retain(gort__ctx_or_background(ctx));
+	a->fn = fn;
+	a->arg = arg;
+	atomic_init(&a->state, 0);
+	atomic_init(&a->refs, 1);
+	a->w.fn = after_fire;
+	if (gort__ctx_watch(a->ctx, &a->w))
+		after_start(a); /* done already */
+	return a;
+}
+
+bool gort_ctx_after_func_stop(gort_ctx_after *a)
+{
+	if (!a)
+		return false;
+	int z = 0;
+	bool stopped = atomic_compare_exchange_strong(&a->state, &z, 2);
+	gort__ctx_unwatch(&a->w);
+	after_put(a);
+	return stopped;
+}

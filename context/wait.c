@@ -1,0 +1,78 @@
+/*
+ * wait.c — the channel, select and sleep calls with a context.
+ *
+ * One mechanism: the operation becomes a select with one more case, a
+ * receive on the context's done channel (closed when it is done).  A
+ * context that is done already fails the call before anything is tried;
+ * one that can never be done (no done channel) runs the plain operation.
+ * A send case that meets a closed channel panics after the case array is
+ * freed (gort__select reports it).
+ */
+#include "context.h"
+
+#include <stdlib.h>
+
+#include "../channel/chan.h"
+
+#define SMALL 16
+
+int gort_select_ctx_at(gort_ctx *ctx, gort_case *cases, size_t n, const char *file, int line)
+{
+	int err = gort_ctx_err(ctx);
+	if (err)
+		return err;
+	gort_chan *done = gort_ctx_done(ctx);
+	if (!done)
+		return gort_select_at(cases, n, false, file, line);
+	gort_case buf[SMALL + 1];
+	gort_case *cs = n < SMALL ? buf : malloc((n + 1) * sizeof *cs);
+	if (!cs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		cs[i] = cases[i];
+	cs[n] = (gort_case){.chan = done, .dir = GORT_RECV, .elem = NULL};
+	bool closed_send;
+	int r = gort__select(cs, n + 1, false, &closed_send, file, line);
+	if (r >= 0 && (size_t)r < n)
+		cases[r].ok = cs[r].ok;
+	if (cs != buf)
+		free(cs);
+	if (closed_send)
+		gort__panic_msg("send on closed channel");
+	return (size_t)r == n ? gort_ctx_err(ctx) : r;
+}
+
+int gort_chan_send_ctx_at(gort_ctx *ctx, gort_chan *c, const void *elem, const char *file, int line)
+{
+	gort_case cs = {.chan = c, .dir = GORT_SEND, .elem = (void *)elem};
+	int r = gort_select_ctx_at(ctx, &cs, 1, file, line);
+	return r < 0 ? r : 0;
+}
+
+int gort_chan_recv_ctx_at(gort_ctx *ctx, gort_chan *c, void *elem, bool *ok, const char *file,
+			  int line)
+{
+	gort_case cs = {.chan = c, .dir = GORT_RECV, .elem = elem};
+	int r = gort_select_ctx_at(ctx, &cs, 1, file, line);
+	if (r < 0)
+		return r;
+	if (ok)
+		*ok = cs.ok;
+	return 0;
+}
+
+int gort_sleep_ctx_at(gort_ctx *ctx, int64_t ns, const char *file, int line)
+{
+	int err = gort_ctx_err(ctx);
+	if (err)
+		return err;
+	gort_chan *done = gort_ctx_done(ctx);
+	if (!done)
+		return gort_sleep_at(ns, file, line);
+	if (ns <= 0)
+		return gort_sleep_at(ns, file, line);
+	int r = gort_chan_recv_until_at(done, NULL, NULL, gort__nanotime() + ns, file, line);
+	if (r == -ETIMEDOUT)
+		return 0; /* slept the whole time */
+	return r < 0 ? r : gort_ctx_err(ctx);
+}
