@@ -52,6 +52,16 @@ enum {
 	PARKED_SETTLE_MS = 20,  /* parked: settle after the last one signals */
 	TIMER_COUNT = 100000,   /* timers: sleeping coroutines */
 	TIMER_SEED = 42,        /* timers: the LCG's seed */
+	MUTEX_WORKERS = 1000,   /* mutex: coroutines */
+	MUTEX_OPS = 1000,       /* mutex: lock/increment/unlock per coroutine */
+	CTX_CHILDREN = 100,     /* ctxcancel: children of the root */
+	CTX_GRANDCHILDREN = 1000, /* ctxcancel: grandchildren (waiters) per child */
+	RW_WORKERS = 1000,      /* rwmutex: coroutines */
+	RW_OPS = 20000,         /* rwmutex: operations per coroutine */
+	RW_WRITE_EVERY = 100,   /* rwmutex: every 100th op is a write (1%) */
+	SEM_SIZE = 10,          /* semaphore: the semaphore's size */
+	SEM_WORKERS = 1000,     /* semaphore: coroutines */
+	SEM_OPS = 1000,         /* semaphore: acquire/release pairs per coroutine */
 	/* calibrate: the spin loop is timed over CALIB_LOOPS iterations,
 	 * CALIB_RUNS times; the median is scaled to CALIB_TARGET_NS. */
 	CALIB_LOOPS = 1000000,
@@ -738,6 +748,262 @@ static int bench_timers(void *arg)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- mutex */
+
+/* MUTEX_WORKERS coroutines each lock one gort_mutex, increment a shared
+ * count and unlock, MUTEX_OPS times; main waits on a wait group and checks
+ * the count. */
+struct mutex_bench {
+	gort_mutex mu;
+	int64_t count; /* (mu) */
+	gort_wg wg;
+};
+
+static void mutex_task(void *arg)
+{
+	struct mutex_bench *m = arg;
+	for (int i = 0; i < MUTEX_OPS; i++) {
+		gort_mutex_lock(&m->mu);
+		m->count++;
+		gort_mutex_unlock(&m->mu);
+	}
+	gort_wg_done(&m->wg);
+}
+
+static int bench_mutex(void *arg)
+{
+	(void)arg;
+	static struct mutex_bench m = {.mu = GORT_MUTEX_INIT};
+	int64_t t0 = now_ns();
+	gort_wg_add(&m.wg, MUTEX_WORKERS);
+	for (int i = 0; i < MUTEX_WORKERS; i++)
+		if (spawn_failed(gort_go(mutex_task, &m)))
+			return 1;
+	gort_wg_wait(&m.wg);
+	int64_t el = now_ns() - t0;
+	int64_t want = (int64_t)MUTEX_WORKERS * MUTEX_OPS;
+	if (m.count != want) {
+		fprintf(stderr, "gort_bench: mutex: count %" PRId64 ", want %" PRId64 "\n", m.count,
+			want);
+		return 1;
+	}
+	result_f("mutex", "ns_per_lock", (double)el / want, 2, "ns");
+	return 0;
+}
+
+/* ------------------------------------------------------------ ctxcancel */
+
+/* A root context with cancel, CTX_CHILDREN children with cancel under it,
+ * CTX_GRANDCHILDREN grandchildren with cancel under each child; for each
+ * grandchild, a coroutine takes its done channel, signals the wait group
+ * `ready` and blocks receiving on that channel.  setup_ms: from making the
+ * root until `ready` reaches zero (every waiter is about to block).
+ * cancel_ms: from gort_ctx_cancel(root) until every waiter has returned
+ * (the wait group `exited`).  Each waiter checks that its context ended
+ * with GORT_CANCELED.  The contexts are main's (it cancels and releases
+ * each one at the end, after the waiters are gone), so the waiters borrow
+ * them and their done channels. */
+struct ctxcancel {
+	gort_wg ready, exited;
+	_Atomic int64_t canceled;
+};
+
+static struct ctxcancel g_ctxcancel;
+
+static void ctx_waiter(void *arg)
+{
+	gort_ctx *ctx = arg;
+	gort_chan *done = gort_ctx_done(ctx);
+	if (!done)
+		gort_panic("gort_bench: ctxcancel: gort_ctx_done: out of memory");
+	gort_wg_done(&g_ctxcancel.ready);
+	gort_chan_recv(done, NULL, NULL);
+	if (gort_ctx_err(ctx) == GORT_CANCELED)
+		atomic_fetch_add(&g_ctxcancel.canceled, 1);
+	gort_wg_done(&g_ctxcancel.exited);
+}
+
+static int bench_ctxcancel(void *arg)
+{
+	(void)arg;
+	enum { WAITERS = CTX_CHILDREN * CTX_GRANDCHILDREN };
+	gort_ctx **kids = calloc(CTX_CHILDREN, sizeof *kids);
+	gort_ctx **gkids = calloc(WAITERS, sizeof *gkids);
+	if (!kids || !gkids)
+		return oom();
+	int64_t t0 = now_ns();
+	gort_ctx *root = gort_ctx_with_cancel(NULL);
+	if (!root)
+		return oom();
+	gort_wg_add(&g_ctxcancel.ready, WAITERS);
+	gort_wg_add(&g_ctxcancel.exited, WAITERS);
+	for (int i = 0; i < CTX_CHILDREN; i++) {
+		kids[i] = gort_ctx_with_cancel(root);
+		if (!kids[i])
+			return oom();
+		for (int j = 0; j < CTX_GRANDCHILDREN; j++) {
+			gort_ctx *g = gort_ctx_with_cancel(kids[i]);
+			if (!g)
+				return oom();
+			gkids[i * CTX_GRANDCHILDREN + j] = g;
+			if (spawn_failed(gort_go(ctx_waiter, g)))
+				return 1;
+		}
+	}
+	gort_wg_wait(&g_ctxcancel.ready);
+	int64_t setup = now_ns() - t0;
+	int64_t early = atomic_load(&g_ctxcancel.canceled);
+	int64_t t1 = now_ns();
+	gort_ctx_cancel(root);
+	gort_wg_wait(&g_ctxcancel.exited);
+	int64_t el = now_ns() - t1;
+	int64_t canceled = atomic_load(&g_ctxcancel.canceled);
+	for (int i = 0; i < WAITERS; i++) {
+		gort_ctx_cancel(gkids[i]);
+		gort_ctx_release(gkids[i]);
+	}
+	for (int i = 0; i < CTX_CHILDREN; i++) {
+		gort_ctx_cancel(kids[i]);
+		gort_ctx_release(kids[i]);
+	}
+	gort_ctx_cancel(root);
+	gort_ctx_release(root);
+	free(gkids);
+	free(kids);
+	if (early != 0 || canceled != WAITERS) {
+		fprintf(stderr, "gort_bench: ctxcancel: %" PRId64 " waiters returned before the cancel, %"
+				PRId64 " of %d saw GORT_CANCELED\n", early, canceled, WAITERS);
+		return 1;
+	}
+	result_f("ctxcancel", "setup_ms", (double)setup / 1e6, 3, "ms");
+	result_f("ctxcancel", "cancel_ms", (double)el / 1e6, 3, "ms");
+	return 0;
+}
+
+/* -------------------------------------------------------------- rwmutex */
+
+/* Read-mostly: RW_WORKERS coroutines each do RW_OPS operations on one
+ * gort_rwmutex; operation i of each is a write when i % RW_WRITE_EVERY ==
+ * RW_WRITE_EVERY - 1 (1%: lock, increment the pair a and b one after the
+ * other, unlock), else a read (rlock, read a and b, runlock).  A read that
+ * sees a != b saw a write half done: the lock failed, and the run fails.
+ * Main waits on a wait group and checks the final a and b. */
+struct rw_bench {
+	gort_rwmutex rw;
+	int64_t a, b; /* (rw) */
+	gort_wg wg;
+	_Atomic int64_t torn; /* reads that saw a != b */
+	_Atomic int64_t sink; /* the sum of what was read, so reads are done */
+};
+
+static void rw_task(void *arg)
+{
+	struct rw_bench *r = arg;
+	int64_t torn = 0, sum = 0;
+	for (int i = 0; i < RW_OPS; i++) {
+		if (i % RW_WRITE_EVERY == RW_WRITE_EVERY - 1) {
+			gort_rwmutex_lock(&r->rw);
+			r->a++;
+			r->b++;
+			gort_rwmutex_unlock(&r->rw);
+		} else {
+			gort_rwmutex_rlock(&r->rw);
+			int64_t a = r->a, b = r->b;
+			gort_rwmutex_runlock(&r->rw);
+			torn += a != b;
+			sum += a;
+		}
+	}
+	atomic_fetch_add(&r->torn, torn);
+	atomic_fetch_add(&r->sink, sum);
+	gort_wg_done(&r->wg);
+}
+
+static int bench_rwmutex(void *arg)
+{
+	(void)arg;
+	static struct rw_bench r = {.rw = GORT_RWMUTEX_INIT};
+	int64_t t0 = now_ns();
+	gort_wg_add(&r.wg, RW_WORKERS);
+	for (int i = 0; i < RW_WORKERS; i++)
+		if (spawn_failed(gort_go(rw_task, &r)))
+			return 1;
+	gort_wg_wait(&r.wg);
+	int64_t el = now_ns() - t0;
+	int64_t writes = (int64_t)RW_WORKERS * (RW_OPS / RW_WRITE_EVERY);
+	int64_t torn = atomic_load(&r.torn);
+	if (r.a != writes || r.b != writes || torn != 0) {
+		fprintf(stderr, "gort_bench: rwmutex: a %" PRId64 ", b %" PRId64 ", want %" PRId64
+				"; %" PRId64 " torn reads\n", r.a, r.b, writes, torn);
+		return 1;
+	}
+	result_f("rwmutex", "ns_per_op", (double)el / ((double)RW_WORKERS * RW_OPS), 2, "ns");
+	return 0;
+}
+
+/* ------------------------------------------------------------ semaphore */
+
+/* A weighted semaphore of size SEM_SIZE; SEM_WORKERS coroutines each do,
+ * SEM_OPS times: acquire(1), yield while holding the unit, release(1).  The
+ * yield is what makes the units contended at any procs: without it a
+ * coroutine never loses its P while holding, so at most procs units are
+ * ever held and nobody waits.  The holders count themselves (an atomic
+ * around the yield) and the run fails if more than SEM_SIZE ever hold at
+ * once. */
+struct sem_bench {
+	gort_sem *s;
+	gort_wg wg;
+	_Atomic int64_t held, over, failed;
+};
+
+static void sem_task(void *arg)
+{
+	struct sem_bench *sb = arg;
+	for (int i = 0; i < SEM_OPS; i++) {
+		if (gort_sem_acquire(sb->s, 1) != 0) {
+			atomic_fetch_add(&sb->failed, 1);
+			continue;
+		}
+		if (atomic_fetch_add(&sb->held, 1) >= SEM_SIZE)
+			atomic_fetch_add(&sb->over, 1);
+		gort_yield();
+		atomic_fetch_sub(&sb->held, 1);
+		gort_sem_release(sb->s, 1);
+	}
+	gort_wg_done(&sb->wg);
+}
+
+static int bench_semaphore(void *arg)
+{
+	(void)arg;
+	static struct sem_bench sb;
+	sb.s = gort_sem_new(SEM_SIZE);
+	if (!sb.s)
+		return oom();
+	int64_t t0 = now_ns();
+	gort_wg_add(&sb.wg, SEM_WORKERS);
+	for (int i = 0; i < SEM_WORKERS; i++)
+		if (spawn_failed(gort_go(sem_task, &sb)))
+			return 1;
+	gort_wg_wait(&sb.wg);
+	int64_t el = now_ns() - t0;
+	int64_t over = atomic_load(&sb.over), failed = atomic_load(&sb.failed);
+	if (over != 0 || failed != 0) {
+		fprintf(stderr, "gort_bench: semaphore: %" PRId64 " acquires over the size %d, %" PRId64
+				" failed\n", over, SEM_SIZE, failed);
+		return 1;
+	}
+	/* all released: the whole size must be free again */
+	if (!gort_sem_try_acquire(sb.s, SEM_SIZE)) {
+		fprintf(stderr, "gort_bench: semaphore: units missing after every release\n");
+		return 1;
+	}
+	gort_sem_release(sb.s, SEM_SIZE);
+	gort_sem_free(sb.s);
+	result_f("semaphore", "ns_per_op", (double)el / ((double)SEM_WORKERS * SEM_OPS), 2, "ns");
+	return 0;
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -833,6 +1099,10 @@ static const struct {
 	{"parked", bench_parked},
 	{"parked_1m", bench_parked_1m},
 	{"timers", bench_timers},
+	{"mutex", bench_mutex},
+	{"ctxcancel", bench_ctxcancel},
+	{"rwmutex", bench_rwmutex},
+	{"semaphore", bench_semaphore},
 	{"idle", NULL}, /* not a coroutine: see bench_idle */
 };
 
@@ -841,7 +1111,8 @@ static _Noreturn void usage(void)
 	fprintf(stderr, "usage: gort_bench <workload> <procs> [loops]\n"
 			"       gort_bench calibrate\n"
 			"workloads: spawn yield yield-fp steal idle protect panic-recover\n"
-			"           pingpong chanmpmc fib skynet select parked parked_1m timers\n");
+			"           pingpong chanmpmc fib skynet select parked parked_1m timers\n"
+			"           mutex ctxcancel rwmutex semaphore\n");
 	exit(2);
 }
 

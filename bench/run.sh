@@ -25,7 +25,8 @@ set -u
 # name:procs-mode ("all": every procs in PROCS; a number n: procs=n only,
 # and only if PROCS lists n)
 WORKLOADS="spawn:all yield:1 yield-fp:1 steal:all idle:all protect:1 panic-recover:1
-	pingpong:all chanmpmc:all fib:all skynet:all select:all parked:2 parked_1m:2 timers:all"
+	pingpong:all chanmpmc:all fib:all skynet:all select:all parked:2 parked_1m:2 timers:all
+	mutex:all ctxcancel:all rwmutex:all semaphore:all"
 
 die() {
 	echo "run.sh: $*" >&2

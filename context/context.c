@@ -64,7 +64,8 @@ struct gort_ctx {
 	struct gort_ctx *attached_to; /* (attached_to's lock) NULL once detached */
 	struct gort__ctx_watch *watches; /* (lock) */
 	struct gort_ctx *work_next;  /* (o) the canceller's work list */
-	int64_t deadline;            /* (i) 0: none of its own */
+	int64_t deadline;            /* (i) if has_deadline */
+	bool has_deadline;           /* (i) a deadline of its own */
 	struct gort__timer timer;    /* the deadline's; holds a reference while armed */
 };
 
@@ -127,7 +128,7 @@ static struct gort_ctx *ctx_new(gort_ctx *parent, uint8_t kind, const char *file
 /* Stop n's deadline timer; drop the timer's reference if it was armed. */
 static void stop_timer(struct gort_ctx *n)
 {
-	if (n->deadline && gort__timer_stop(&n->timer))
+	if (n->has_deadline && gort__timer_stop(&n->timer))
 		gort_ctx_release(n);
 }
 
@@ -297,6 +298,7 @@ gort_ctx *gort_ctx_with_deadline_at(gort_ctx *parent, int64_t deadline, const ch
 	if (!c)
 		return NULL;
 	c->deadline = deadline;
+	c->has_deadline = true;
 	attach(c);
 	if (gort_ctx_err(c))
 		return c;
@@ -321,7 +323,9 @@ gort_ctx *gort_ctx_with_deadline_at(gort_ctx *parent, int64_t deadline, const ch
 
 gort_ctx *gort_ctx_with_timeout_at(gort_ctx *parent, int64_t ns, const char *file, int line)
 {
-	return gort_ctx_with_deadline_at(parent, gort__nanotime() + ns, file, line);
+	int64_t now = gort__nanotime();
+	int64_t deadline = ns > INT64_MAX - now ? INT64_MAX : now + ns; /* saturate */
+	return gort_ctx_with_deadline_at(parent, deadline, file, line);
 }
 
 /* ------------------------------------------------------------------ */
@@ -349,7 +353,7 @@ bool gort_ctx_deadline(gort_ctx *ctx, int64_t *deadline)
 {
 	/* the nearest deadline up the tree is the earliest (see with_deadline) */
 	for (struct gort_ctx *c = ctx; c; c = c->parent) {
-		if (c->kind == CTX_CANCEL && c->deadline) {
+		if (c->kind == CTX_CANCEL && c->has_deadline) {
 			if (deadline)
 				*deadline = c->deadline;
 			return true;

@@ -45,6 +45,16 @@ const char *gort__wait_reason_name(int r)
 		return "select (no cases)";
 	case GORT__WR_SLEEP:
 		return "sleep";
+	case GORT__WR_MUTEX:
+		return "sync.Mutex.Lock";
+	case GORT__WR_RWMUTEX_R:
+		return "sync.RWMutex.RLock";
+	case GORT__WR_RWMUTEX_W:
+		return "sync.RWMutex.Lock";
+	case GORT__WR_COND:
+		return "sync.Cond.Wait";
+	case GORT__WR_SEMAPHORE:
+		return "semaphore acquire";
 	default:
 		return "";
 	}

@@ -27,6 +27,11 @@ struct gort__waiter {
 	struct gort__g *g;   /* the waiting coroutine, NULL for a plain thread */
 	gort__note note;     /* a plain thread sleeps here */
 	struct gort__waiter *next, *prev; /* (l) the wait queue's lock */
+	/* (l) for primitives whose waits can end two ways (granted, or
+	 * cancelled by a context; runtime/sync/): one of GORT__WS_* in
+	 * runtime/sync/sema.h, set and read under the primitive's lock.
+	 * Other users leave it alone. */
+	uint32_t state;
 };
 
 /* A FIFO of waiters, guarded by its owner's lock. */

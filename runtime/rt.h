@@ -70,6 +70,11 @@ enum gort__wait_reason {
 	GORT__WR_SELECT,
 	GORT__WR_SELECT_EMPTY,
 	GORT__WR_SLEEP,
+	GORT__WR_MUTEX,
+	GORT__WR_RWMUTEX_R,
+	GORT__WR_RWMUTEX_W,
+	GORT__WR_COND,
+	GORT__WR_SEMAPHORE,
 	GORT__WR_COUNT_
 };
 const char *gort__wait_reason_name(int r);
@@ -279,6 +284,8 @@ struct gort__sched {
 	struct gort__p **allp;       /* (i) */
 	_Atomic bool stopping;       /* (a) release by gort_stop, acquire by Ms */
 	_Atomic bool running;        /* (a) */
+	_Atomic uint64_t run_id;     /* (a) bumped by every gort_start: what was made in
+				      * one run (a timer's heap) is dead in the next */
 	_Atomic uint64_t plain_spawns;  /* (a) relaxed: spawns from plain threads */
 	_Atomic uint64_t plain_global_puts; /* (a) relaxed: global puts from plain threads */
 	/* (a) plain-thread calls inside the scheduler: seq_cst increment, then

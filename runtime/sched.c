@@ -1130,6 +1130,7 @@ int gort_start(const gort_config *cfg)
 	}
 	for (int i = c.procs - 1; i >= 0; i--)
 		pidleput(gort__sched.allp[i]);
+	atomic_fetch_add(&gort__sched.run_id, 1);
 	atomic_store(&gort__sched.running, true);
 
 	/* The first M, created now so that a missing thread is an error here

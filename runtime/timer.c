@@ -128,6 +128,8 @@ int gort__timer_start(struct gort__timer *t, int64_t when, int64_t period, gort_
 	t->fn = fn;
 	t->arg = arg;
 	t->home = h;
+	t->dropped = false;
+	t->run_id = atomic_load_explicit(&gort__sched.run_id, memory_order_relaxed);
 	__atomic_store_n(&t->heap, h, __ATOMIC_RELEASE);
 	h->e[h->n] = (struct gort__tentry){when, t};
 	sift_up(h, h->n++);
@@ -145,8 +147,15 @@ bool gort__timer_stop(struct gort__timer *t)
 	 * its callback may be running right now (a one-shot timer leaves the
 	 * heap before its callback runs), and callbacks run under that lock. */
 	struct gort__theap *h = t->home;
-	if (!h)
-		return false;
+	/* Armed in an earlier run (or this run is over): its heap is gone. */
+	if (h && (t->run_id != atomic_load(&gort__sched.run_id) ||
+		  !atomic_load(&gort__sched.running)))
+		h = t->home = NULL;
+	if (!h) {
+		bool was = t->dropped; /* armed when the runtime stopped */
+		t->dropped = false;
+		return was;
+	}
 	gort__lock_acquire(&h->lock);
 	bool was = __atomic_load_n(&t->heap, __ATOMIC_RELAXED) == h;
 	if (was) {
@@ -208,6 +217,18 @@ int64_t gort__timers_earliest(void)
 
 void gort__timers_fini(struct gort__p *p)
 {
+	/* Timers still armed will never fire: detach them from the heap,
+	 * which is about to be freed, so that stopping one later touches
+	 * nothing of it (their owners may outlive the runtime: a context
+	 * with a deadline, a gort_timer). */
+	for (int i = 0; i < p->timers.n; i++) {
+		struct gort__timer *t = p->timers.e[i].t;
+		__atomic_store_n(&t->heap, NULL, __ATOMIC_RELAXED);
+		t->idx = -1;
+		t->home = NULL;
+		t->dropped = true;
+	}
+	p->timers.n = 0;
 	free(p->timers.e);
 	p->timers.e = NULL;
 	p->timers.n = p->timers.cap = 0;

@@ -20,7 +20,12 @@ struct gort__timer {
 				   * lock-free by stop (__atomic acquire/release) */
 	int idx;                 /* (h) index in heap */
 	struct gort__theap *home; /* (o) the heap it was last armed on: set by start,
-				   * read by stop, both by the timer's owner */
+				   * read by stop, both by the timer's owner; NULL
+				   * once gort_stop dropped the heap */
+	bool dropped;            /* (o) armed when gort_stop dropped its heap: it
+				   * will never fire, and stop says it was armed */
+	uint64_t run_id;         /* (o) gort__sched.run_id when armed: home is
+				   * valid only in that run */
 };
 
 /* Arm t (not armed; zero it before its first use) to fire at when
@@ -35,6 +40,7 @@ bool gort__timer_stop(struct gort__timer *t);
 void gort__timers_run(struct gort__p *p, int64_t now);
 /* Earliest deadline over every P (0: none). */
 int64_t gort__timers_earliest(void);
+/* At gort_stop: drop p's heap; its timers never fire (see dropped). */
 void gort__timers_fini(struct gort__p *p);
 
 #endif

@@ -15,6 +15,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime"
@@ -49,6 +50,16 @@ const (
 	parkedSettle   = 20 * time.Millisecond // parked: settle after the last one signals
 	timerCount     = 100000                // timers: sleeping goroutines
 	timerSeed      = 42                    // timers: the LCG's seed
+	mutexWorkers   = 1000                  // mutex: goroutines
+	mutexOps       = 1000                  // mutex: lock/increment/unlock per goroutine
+	ctxChildren    = 100                   // ctxcancel: children of the root
+	ctxGrandkids   = 1000                  // ctxcancel: grandchildren (waiters) per child
+	rwWorkers      = 1000                  // rwmutex: goroutines
+	rwOps          = 20000                 // rwmutex: operations per goroutine
+	rwWriteEvery   = 100                   // rwmutex: every 100th op is a write (1%)
+	semSize        = 10                    // semaphore: the semaphore's size
+	semWorkers     = 1000                  // semaphore: goroutines
+	semOps         = 1000                  // semaphore: acquire/release pairs per goroutine
 	// calibration: the spin loop is timed over calibLoops iterations,
 	// calibRuns times, and the median is scaled to calibTargetNs.
 	calibLoops    = 1000000
@@ -502,6 +513,180 @@ func benchTimers() error {
 	return nil
 }
 
+// ---------------------------------------------------------------- mutex
+
+// mutexWorkers goroutines each lock one sync.Mutex, increment a shared
+// count and unlock, mutexOps times; main waits and checks the count.
+func benchMutex() error {
+	var mu sync.Mutex
+	var count int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	wg.Add(mutexWorkers)
+	for i := 0; i < mutexWorkers; i++ {
+		go func() {
+			for j := 0; j < mutexOps; j++ {
+				mu.Lock()
+				count++
+				mu.Unlock()
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	want := int64(mutexWorkers * mutexOps)
+	if count != want {
+		return fmt.Errorf("mutex: count %d, want %d", count, want)
+	}
+	result("mutex", "ns_per_lock", fmtFloat(float64(el.Nanoseconds())/float64(want), 2), "ns")
+	return nil
+}
+
+// ---------------------------------------------------------------- ctxcancel
+
+// A root context with cancel, ctxChildren children with cancel under it,
+// ctxGrandkids grandchildren with cancel under each child; for each
+// grandchild a goroutine takes its Done channel, signals `ready` and blocks
+// receiving on it.  setup_ms: from making the root until `ready` reaches
+// zero; cancel_ms: from cancelling the root until every waiter has returned
+// (`exited`).  Each waiter checks that its context ended with Canceled; the
+// cancel functions are all called at the end.
+func benchCtxCancel() error {
+	const waiters = ctxChildren * ctxGrandkids
+	cancels := make([]context.CancelFunc, 0, waiters+ctxChildren+1)
+	var ready, exited sync.WaitGroup
+	var canceled int64
+	start := time.Now()
+	root, cancelRoot := context.WithCancel(context.Background())
+	ready.Add(waiters)
+	exited.Add(waiters)
+	for i := 0; i < ctxChildren; i++ {
+		kid, cancelKid := context.WithCancel(root)
+		cancels = append(cancels, cancelKid)
+		for j := 0; j < ctxGrandkids; j++ {
+			g, cancelG := context.WithCancel(kid)
+			cancels = append(cancels, cancelG)
+			go func(ctx context.Context) {
+				done := ctx.Done()
+				ready.Done()
+				<-done
+				if ctx.Err() == context.Canceled {
+					atomic.AddInt64(&canceled, 1)
+				}
+				exited.Done()
+			}(g)
+		}
+	}
+	ready.Wait()
+	setup := time.Since(start)
+	early := atomic.LoadInt64(&canceled)
+	t1 := time.Now()
+	cancelRoot()
+	exited.Wait()
+	el := time.Since(t1)
+	for _, c := range cancels {
+		c()
+	}
+	if n := atomic.LoadInt64(&canceled); early != 0 || n != waiters {
+		return fmt.Errorf("ctxcancel: %d waiters returned before the cancel, %d of %d saw Canceled",
+			early, n, waiters)
+	}
+	result("ctxcancel", "setup_ms", fmtFloat(float64(setup.Nanoseconds())/1e6, 3), "ms")
+	result("ctxcancel", "cancel_ms", fmtFloat(float64(el.Nanoseconds())/1e6, 3), "ms")
+	return nil
+}
+
+// ---------------------------------------------------------------- rwmutex
+
+// Read-mostly: rwWorkers goroutines each do rwOps operations on one
+// sync.RWMutex; operation i of each is a write when i%rwWriteEvery ==
+// rwWriteEvery-1 (lock, increment a then b, unlock), else a read (RLock,
+// read a and b, RUnlock).  A read that sees a != b fails the run.
+func benchRWMutex() error {
+	var rw sync.RWMutex
+	var a, b int64 // guarded by rw
+	var torn, sink int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	wg.Add(rwWorkers)
+	for i := 0; i < rwWorkers; i++ {
+		go func() {
+			var t, sum int64
+			for j := 0; j < rwOps; j++ {
+				if j%rwWriteEvery == rwWriteEvery-1 {
+					rw.Lock()
+					a++
+					b++
+					rw.Unlock()
+				} else {
+					rw.RLock()
+					x, y := a, b
+					rw.RUnlock()
+					if x != y {
+						t++
+					}
+					sum += x
+				}
+			}
+			atomic.AddInt64(&torn, t)
+			atomic.AddInt64(&sink, sum)
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	writes := int64(rwWorkers * (rwOps / rwWriteEvery))
+	if a != writes || b != writes || torn != 0 {
+		return fmt.Errorf("rwmutex: a %d, b %d, want %d; %d torn reads", a, b, writes, torn)
+	}
+	result("rwmutex", "ns_per_op", fmtFloat(float64(el.Nanoseconds())/(rwWorkers*rwOps), 2), "ns")
+	return nil
+}
+
+// ---------------------------------------------------------------- semaphore
+
+// A weighted semaphore of size semSize (semaphore.go: x/sync's algorithm);
+// semWorkers goroutines each do, semOps times: Acquire(1), yield while
+// holding the unit (runtime.Gosched), Release(1).  The holders count
+// themselves and the run fails if more than semSize ever hold at once.
+func benchSemaphore() error {
+	s := newWeighted(semSize)
+	ctx := context.Background()
+	var held, over, failed int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	wg.Add(semWorkers)
+	for i := 0; i < semWorkers; i++ {
+		go func() {
+			for j := 0; j < semOps; j++ {
+				if s.Acquire(ctx, 1) != nil {
+					atomic.AddInt64(&failed, 1)
+					continue
+				}
+				if atomic.AddInt64(&held, 1) > semSize {
+					atomic.AddInt64(&over, 1)
+				}
+				runtime.Gosched()
+				atomic.AddInt64(&held, -1)
+				s.Release(1)
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	if over != 0 || failed != 0 {
+		return fmt.Errorf("semaphore: %d acquires over the size %d, %d failed", over, semSize, failed)
+	}
+	if !s.TryAcquire(semSize) {
+		return fmt.Errorf("semaphore: units missing after every release")
+	}
+	s.Release(semSize)
+	result("semaphore", "ns_per_op", fmtFloat(float64(el.Nanoseconds())/(semWorkers*semOps), 2), "ns")
+	return nil
+}
+
 // ---------------------------------------------------------------- idle
 
 func benchIdle() error {
@@ -518,7 +703,8 @@ func usage() {
 	fmt.Fprintln(os.Stderr, "usage: go_bench <workload> <procs> [loops]\n"+
 		"       go_bench calibrate\n"+
 		"workloads: spawn yield yield-fp steal idle protect panic-recover\n"+
-		"           pingpong chanmpmc fib skynet select parked parked_1m timers")
+		"           pingpong chanmpmc fib skynet select parked parked_1m timers\n"+
+		"           mutex ctxcancel rwmutex semaphore")
 	os.Exit(2)
 }
 
@@ -580,6 +766,14 @@ func main() {
 		err = benchParked("parked_1m", parked1MCount)
 	case "timers":
 		err = benchTimers()
+	case "mutex":
+		err = benchMutex()
+	case "ctxcancel":
+		err = benchCtxCancel()
+	case "rwmutex":
+		err = benchRWMutex()
+	case "semaphore":
+		err = benchSemaphore()
 	default:
 		fmt.Fprintf(os.Stderr, "go_bench: unknown workload %q\n", os.Args[1])
 		usage()

@@ -27,8 +27,10 @@ extern "C" {
 /* Go's sync.Mutex: uncontended lock and unlock are one atomic each;
  * waiters park in FIFO order; a waiter that has waited over 1 ms switches
  * the mutex to starvation mode, where unlock hands it straight to the
- * oldest waiter (no barging) until the queue drains.  Not recursive; any
- * coroutine or thread may unlock it (as in Go). */
+ * oldest waiter (no barging) until the queue drains or a waiter gets it
+ * within 1 ms.  Not recursive; any coroutine or thread may unlock it (as
+ * in Go).  lock_ctx returns 0 if the lock was handed to the caller as its
+ * context ended (it then holds it); see docs/sync.md. */
 typedef struct gort_mutex {
 	_Alignas(8) unsigned char opaque_[32];
 } gort_mutex;
@@ -47,7 +49,10 @@ GORT_API void gort_mutex_unlock(gort_mutex *mu);
 
 /* Go's sync.RWMutex: any number of readers or one writer.  A writer that
  * waits blocks new readers (writer preference), so a steady stream of
- * readers never starves a writer; readers that arrived before it proceed. */
+ * readers never starves a writer; readers that arrived before it proceed.
+ * As in Go, a reader must not rlock again while it holds a read lock (a
+ * writer waiting in between deadlocks both).  A cancelled lock_ctx lets
+ * the readers it held back in. */
 typedef struct gort_rwmutex {
 	_Alignas(8) unsigned char opaque_[96];
 } gort_rwmutex;
@@ -115,7 +120,8 @@ GORT_API int gort_sem_acquire_ctx_at(gort_ctx *ctx, gort_sem *s, int64_t n, cons
 #define gort_sem_acquire(s, n) gort_sem_acquire_ctx_at(NULL, (s), (n), __FILE__, __LINE__)
 /* true if it took n units at once (and nobody waits before it). */
 GORT_API bool gort_sem_try_acquire(gort_sem *s, int64_t n);
-/* Panics ("semaphore: released more than held") past what is held. */
+/* Panics ("semaphore: released more than held") past what is held (or
+ * for n < 0); nothing is released then. */
 GORT_API void gort_sem_release(gort_sem *s, int64_t n);
 
 /* ---------------------------------------------------------------- group */
@@ -131,7 +137,8 @@ GORT_API gort_group *gort_group_new(gort_ctx *parent);
 /* The group's context (borrowed; valid until gort_group_free). */
 GORT_API gort_ctx *gort_group_ctx(gort_group *g);
 /* At most n members run at once (n <= 0: no limit); gort_group_go waits
- * for a free place.  Call before the first gort_group_go. */
+ * for a free place.  Call while no member runs (else it panics, as Go's
+ * SetLimit does). */
 GORT_API void gort_group_set_limit(gort_group *g, int n);
 /* Spawn fn(ctx, arg) as a member.  0, or -EAGAIN/-ENOMEM if it could not
  * be spawned.  Blocks while the limit is reached. */

@@ -14,10 +14,22 @@
  *     itself in but not queued yet finds its token waiting.
  * Misuse panics as in Go: a negative counter; Add racing a Wait when the
  * counter starts from zero.
+ *
+ * wait_ctx: the waiter counts itself in as Wait does and sleeps on the
+ * semaphore with the context (sema.h: a cancelled sleep takes no token).
+ * Cancelled, it takes its count back with a CAS while the counter is not
+ * zero.  If the counter is zero, the Add that brought it there has reset
+ * the word and released (or is releasing) a token for every waiter it
+ * counted, this one included: it takes that token (a plain acquire, which
+ * returns at once or as soon as the release lands) and the wait has
+ * succeeded (0), so no token is left behind for a later Wait to take by
+ * mistake.  As in Go, a group must not be reused (Add from zero) before
+ * every earlier Wait, this one included, has returned.
  */
 #include <assert.h>
 #include <limits.h>
 
+#include "../../context/context.h"
 #include "sema.h"
 
 struct wg_impl {
@@ -69,4 +81,31 @@ void gort_wg_wait_at(gort_wg *wg, const char *file, int line)
 			break;
 	}
 	gort__sema_acquire(&w->sema, GORT__WR_WAITGROUP, file, line);
+}
+
+int gort_wg_wait_ctx_at(gort_ctx *ctx, gort_wg *wg, const char *file, int line)
+{
+	struct wg_impl *w = (struct wg_impl *)(void *)wg;
+	int err = gort_ctx_err(ctx);
+	if (err)
+		return err;
+	uint64_t state = atomic_load_explicit(&w->state, memory_order_acquire);
+	for (;;) {
+		if ((state >> 32) == 0)
+			return 0;
+		if (atomic_compare_exchange_weak_explicit(&w->state, &state, state + 1,
+							  memory_order_acq_rel, memory_order_acquire))
+			break;
+	}
+	err = gort__sema_acquire_ctx(&w->sema, ctx, GORT__WR_WAITGROUP, file, line);
+	if (!err)
+		return 0;
+	state = atomic_load_explicit(&w->state, memory_order_acquire);
+	while ((state >> 32) != 0) {
+		if (atomic_compare_exchange_weak_explicit(&w->state, &state, state - 1,
+							  memory_order_acq_rel, memory_order_acquire))
+			return err;
+	}
+	gort__sema_acquire(&w->sema, GORT__WR_WAITGROUP, file, line);
+	return 0;
 }

@@ -1,0 +1,166 @@
+/*
+ * semaphore.c — gort_sem, golang.org/x/sync/semaphore.Weighted.
+ *
+ * Owns size, cur (units held) and a FIFO of waiters, each with the n it
+ * wants, all under lk.  Grants go strictly in queue order: a waiter is
+ * served only when the ones before it have been, so a big request at the
+ * head holds back the small ones behind it (no starvation of big
+ * requests), and try_acquire and a new acquire succeed only when nobody
+ * waits.  Waiter states (under lk): NEW, QUEUED, then GRANTED by a release
+ * (its units already counted in cur) or CANCELLED by its context's watch.
+ * A cancelled waiter that was at the head lets the next ones try (x/sync's
+ * rule), in the watch, under lk.  A request larger than size can never be
+ * granted: it parks without queueing (it would block everyone behind it)
+ * until its context is done, forever when the context can never be.
+ */
+#include <stdlib.h>
+
+#include "../../context/context.h"
+#include "sema.h"
+
+struct gort_sem {
+	gort__lock lk;
+	int64_t size;         /* (i) */
+	int64_t cur;          /* (lk) units held */
+	struct gort__waitq q; /* (lk) */
+};
+
+struct sem_wait {
+	struct gort__waiter w;
+	struct gort__ctx_watch watch;
+	gort_sem *s;
+	int64_t n;   /* (i) */
+	bool doomed; /* (i) n > size: parked, not queued */
+	int err;     /* (lk) the context's error, once cancelled */
+};
+
+gort_sem *gort_sem_new(int64_t size)
+{
+	if (size < 0)
+		return NULL;
+	gort_sem *s = gort__sys_calloc(1, sizeof *s);
+	if (s)
+		s->size = size;
+	return s;
+}
+
+void gort_sem_free(gort_sem *s)
+{
+	gort__sys_free(s);
+}
+
+/* Under lk: grant waiters from the head while they fit; return them as a
+ * list to wake after unlocking. */
+static struct gort__waiter *grant_locked(gort_sem *s)
+{
+	struct gort__waiter *head = NULL, **tail = &head;
+	while (s->q.head) {
+		struct sem_wait *sw = GORT__CONTAINER_OF(s->q.head, struct sem_wait, w);
+		if (s->size - s->cur < sw->n)
+			break; /* FIFO: nobody overtakes the head */
+		s->cur += sw->n;
+		struct gort__waiter *w = gort__waitq_pop(&s->q);
+		w->state = GORT__WS_GRANTED;
+		*tail = w;
+		tail = &w->next;
+	}
+	return head;
+}
+
+static void sem_cancel(struct gort__ctx_watch *watch, int err)
+{
+	struct sem_wait *sw = GORT__CONTAINER_OF(watch, struct sem_wait, watch);
+	gort_sem *s = sw->s;
+	struct gort__waiter *granted = NULL;
+	gort__lock_acquire(&s->lk);
+	uint32_t st = sw->w.state;
+	if (st == GORT__WS_GRANTED) {
+		gort__lock_release(&s->lk);
+		return;
+	}
+	if (st == GORT__WS_QUEUED && !sw->doomed) {
+		bool front = s->q.head == &sw->w;
+		gort__waitq_remove(&s->q, &sw->w);
+		if (front)
+			granted = grant_locked(s);
+	}
+	sw->w.state = GORT__WS_CANCELLED;
+	sw->err = err;
+	gort__lock_release(&s->lk);
+	gort__waiter_wake_list(granted);
+	if (st == GORT__WS_QUEUED)
+		gort__waiter_wake(&sw->w);
+}
+
+int gort_sem_acquire_ctx_at(gort_ctx *ctx, gort_sem *s, int64_t n, const char *file, int line)
+{
+	if (n < 0)
+		return -EINVAL;
+	int err = gort_ctx_err(ctx);
+	if (err)
+		return err;
+	gort__lock_acquire(&s->lk);
+	if (s->size - s->cur >= n && !s->q.head) {
+		s->cur += n;
+		gort__lock_release(&s->lk);
+		return 0;
+	}
+	gort__lock_release(&s->lk);
+
+	/* Wait: arm the watch before taking lk (context.h). */
+	struct sem_wait sw;
+	gort__waiter_init(&sw.w);
+	sw.w.state = GORT__WS_NEW;
+	sw.s = s;
+	sw.n = n;
+	sw.doomed = n > s->size;
+	sw.err = 0;
+	sw.watch.fn = sem_cancel;
+	err = gort__ctx_watch(ctx, &sw.watch);
+	if (err)
+		return err;
+	gort__lock_acquire(&s->lk);
+	if (sw.w.state == GORT__WS_CANCELLED) {
+		gort__lock_release(&s->lk);
+		gort__ctx_unwatch(&sw.watch);
+		return sw.err;
+	}
+	if (s->size - s->cur >= n && !s->q.head) {
+		s->cur += n;
+		sw.w.state = GORT__WS_GRANTED;
+		gort__lock_release(&s->lk);
+		gort__ctx_unwatch(&sw.watch);
+		return 0;
+	}
+	sw.w.state = GORT__WS_QUEUED;
+	if (!sw.doomed)
+		gort__waitq_push(&s->q, &sw.w);
+	gort__waiter_block(&sw.w, &s->lk, GORT__SYNC_WR_SEMAPHORE, file, line);
+	gort__ctx_unwatch(&sw.watch);
+	return sw.w.state == GORT__WS_GRANTED ? 0 : sw.err;
+}
+
+bool gort_sem_try_acquire(gort_sem *s, int64_t n)
+{
+	if (n < 0)
+		return false;
+	gort__lock_acquire(&s->lk);
+	bool ok = s->size - s->cur >= n && !s->q.head;
+	if (ok)
+		s->cur += n;
+	gort__lock_release(&s->lk);
+	return ok;
+}
+
+void gort_sem_release(gort_sem *s, int64_t n)
+{
+	gort__lock_acquire(&s->lk);
+	if (n < 0 || n > s->cur) {
+		gort__lock_release(&s->lk);
+		gort__panic_msg("semaphore: released more than held");
+	}
+	s->cur -= n;
+	struct gort__waiter *granted = grant_locked(s);
+	gort__lock_release(&s->lk);
+	gort__waiter_wake_list(granted);
+}
