@@ -34,9 +34,10 @@
  * later than the parent's effective one is not armed (Go's rule).
  *
  * Locks: each node's lock guards its err/cause (err is also read lock-free:
- * atomic, set once), done, kids and watches, and the sibling links and
- * attached_to of its kids.  Order: a node's lock before any primitive's
- * lock (watches); never two node locks at once.
+ * atomic, set once), done, kids and watches, the arming of its deadline
+ * timer, and the sibling links and attached_to of its kids.  Order: a
+ * node's lock before any primitive's lock (watches) and before a timer
+ * heap's (arming); never two node locks at once.
  */
 #include "context.h"
 
@@ -311,9 +312,19 @@ gort_ctx *gort_ctx_with_deadline_at(gort_ctx *parent, int64_t deadline, const ch
 		gort_ctx_release(c);
 		return NULL;
 	}
-	gort_ctx_retain(c); /* the timer's */
-	if (gort__timer_start(&c->timer, deadline, 0, deadline_fire, c) != 0) {
-		gort_ctx_release(c);
+	/* Arm under c's lock: a canceller that took c from its parent's list
+	 * meanwhile either set err first (then no timer) or finds the timer
+	 * armed when it stops it (it takes this lock before). */
+	gort__lock_acquire(&c->lock);
+	int rc = 0;
+	if (!atomic_load_explicit(&c->err, memory_order_relaxed)) {
+		gort_ctx_retain(c); /* the timer's */
+		rc = gort__timer_start(&c->timer, deadline, 0, deadline_fire, c);
+		if (rc)
+			atomic_fetch_sub(&c->refs, 1); /* not the last: the caller's is left */
+	}
+	gort__lock_release(&c->lock);
+	if (rc) {
 		cancel_node(c, GORT_CANCELED, GORT_CANCELED);
 		gort_ctx_release(c);
 		return NULL;

@@ -1,10 +1,10 @@
 /*
- * test_examples.c — the panic examples (examples/panic_*.c) run as the
- * programs they are: each built binary is run from $GORT_EXAMPLES_DIR
- * (`make test` sets it to the build's examples folder and builds them
- * first; the tests skip when it is unset) by fork and exec, with stdout and
- * stderr captured apart, and its exit status and the lines that tell its
- * story are checked.
+ * test_examples.c — the examples (examples/panic_*.c, workerpool_*.c,
+ * ctx_*.c, errgroup.c, semaphore_bounded.c) run as the programs they are:
+ * each built binary is run from $GORT_EXAMPLES_DIR (`make test` sets it to the build's examples folder
+ * and builds them first; the tests skip when it is unset) by fork and
+ * exec, with stdout and stderr captured apart, and its exit status and the
+ * lines that tell its story are checked.
  */
 #include <criterion/criterion.h>
 
@@ -220,4 +220,96 @@ Test(examples, workerpool_fixed, .timeout = 30)
 	run_example("workerpool_fixed", &r);
 	assert_exit_ok(&r);
 	assert_has(&r, out, "sum of squares 1..1000 = 333833500 (want 333833500); live coroutines: 1\n");
+}
+
+/* A fetch with a 50 ms timeout: against the slow server it gives up at the
+ * deadline with GORT_DEADLINE_EXCEEDED, and the server, which shares the
+ * context, stops too; against the fast one it succeeds; nothing is left. */
+Test(examples, ctx_timeout, .timeout = 30)
+{
+	static struct example_run r;
+	run_example("ctx_timeout", &r);
+	assert_exit_ok(&r);
+	assert_has(&r, out,
+		   "fetch /slow (server takes 200 ms, timeout 50 ms): GORT_DEADLINE_EXCEEDED (context deadline exceeded)\n"
+		   "  gave up at the deadline, before the server would have answered: yes\n");
+	assert_has(&r, out, "fetch /fast (server takes 5 ms, timeout 50 ms): 200 OK \"hello from /fast\"\n");
+	assert_has(&r, out,
+		   "server /slow: stopped working on it: GORT_DEADLINE_EXCEEDED (context deadline exceeded)\n");
+	assert_has(&r, out, "server /fast: answered\n");
+	assert_has(&r, out, "live coroutines: 1\n");
+	assert_lacks(&r, err, "panic");
+}
+
+/* Retry with back-off 10, 20, 40, 80 ms: success on the third attempt; a
+ * cancel by the caller after the third failure; a 110 ms deadline after
+ * the fourth.  Either ends the back-off then, not when it would have. */
+Test(examples, ctx_retry, .timeout = 30)
+{
+	static struct example_run r;
+	run_example("ctx_retry", &r);
+	assert_exit_ok(&r);
+	assert_has(&r, out,
+		   "flaky server (fails twice), 1 s budget:\n"
+		   "  attempt 1: 503 Service Unavailable; retrying in 10 ms\n"
+		   "  attempt 2: 503 Service Unavailable; retrying in 20 ms\n"
+		   "  attempt 3: 200 OK\n"
+		   "  result: ok after 3 attempts\n");
+	assert_has(&r, out,
+		   "server down, the caller gives up after 3 failed attempts:\n"
+		   "  attempt 1: 503 Service Unavailable; retrying in 10 ms\n"
+		   "  attempt 2: 503 Service Unavailable; retrying in 20 ms\n"
+		   "  attempt 3: 503 Service Unavailable; retrying in 40 ms\n"
+		   "  result: GORT_CANCELED (context canceled) after 3 attempts; the back-off was cut short: yes\n");
+	assert_has(&r, out,
+		   "server down, 110 ms budget:\n"
+		   "  attempt 1: 503 Service Unavailable; retrying in 10 ms\n"
+		   "  attempt 2: 503 Service Unavailable; retrying in 20 ms\n"
+		   "  attempt 3: 503 Service Unavailable; retrying in 40 ms\n"
+		   "  attempt 4: 503 Service Unavailable; retrying in 80 ms\n"
+		   "  result: GORT_DEADLINE_EXCEEDED (context deadline exceeded) after 4 attempts; the back-off "
+		   "was cut short: yes\n");
+	cr_assert_eq(count_of(r.out, "attempt "), 10, "stdout:\n%s", r.out);
+}
+
+/* The worker pool stopped by a context: 100 results collected, then the
+ * cancel stops the four workers and the producer; nothing is left. */
+Test(examples, workerpool_ctx, .timeout = 30)
+{
+	static struct example_run r;
+	run_example("workerpool_ctx", &r);
+	assert_exit_ok(&r);
+	assert_has(&r, out, "collected 100 results, all squares of jobs: yes\n");
+	assert_has(&r, out,
+		   "after the cancel: 4 of 4 workers stopped with GORT_CANCELED; the producer with GORT_CANCELED\n");
+	assert_has(&r, out, "results the workers handed over: at least 100: yes\n");
+	assert_has(&r, out, "live coroutines: 1\n");
+}
+
+/* errgroup: the failing member's error wins and cancels the other four;
+ * with a limit of two, never more than two members run at once. */
+Test(examples, errgroup, .timeout = 30)
+{
+	static struct example_run r;
+	run_example("errgroup", &r);
+	assert_exit_ok(&r);
+	assert_has(&r, out, "first error: -1000 (the failing fetch), cancelled siblings: 4 of 4\n");
+	assert_has(&r, out, "group context after wait: cancelled\n");
+	assert_has(&r, out, "limited group: error 0, 10 finished, at most 2 at once (limit 2)\n");
+}
+
+/* The semaphore-bounded processor: never more than its capacity in use,
+ * every item processed; with a deadline it stops taking items early, and
+ * every unit comes back. */
+Test(examples, semaphore_bounded, .timeout = 30)
+{
+	static struct example_run r;
+	run_example("semaphore_bounded", &r);
+	assert_exit_ok(&r);
+	assert_has(&r, out,
+		   "all items: 100 started, 100 processed, at most 3 units in use (capacity 3)\n");
+	assert_has(&r, out,
+		   "with a deadline: stopped early: yes; every started item finished: yes; error "
+		   "deadline exceeded\n");
+	assert_has(&r, out, "capacity back: yes\n");
 }
