@@ -59,7 +59,7 @@ endif
 CRITERION_CFLAGS = $(shell pkg-config --cflags criterion 2>/dev/null)
 CRITERION_LIBS = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
-.PHONY: all deps test bench install uninstall clean lint check-exports run-examples valgrind
+.PHONY: all deps test bench install uninstall clean lint check-exports check-header run-examples valgrind
 all: $(BUILD)/libgort.a $(BUILD)/libgort.so $(BUILD)/gort.pc
 
 deps:
@@ -105,6 +105,14 @@ check-exports: $(BUILD)/libgort.so
 	if [ -n "$$bad" ]; then echo "internal symbols exported from libgort.so:"; echo "$$bad"; exit 1; fi; \
 	echo "exports: only gort_* symbols"
 
+# The public header must compile as C11 (every build does) and as C++17
+# (checked here when a C++ compiler is present).
+check-header:
+	@if command -v $(CXX) >/dev/null 2>&1; then \
+		echo '#include <gort.h>' | $(CXX) -std=c++17 -Wall -Wextra -Werror -x c++ -fsyntax-only -Iinclude - && \
+		echo "header: compiles as C++17"; \
+	else echo "header: no C++ compiler, C++17 check skipped"; fi
+
 # test/test_examples.c runs the built examples from GORT_EXAMPLES_DIR.
 # Sanitizer runs scale the big tests down (GORT_TEST_SCALE divides counts)
 # and ignore Criterion's own allocations in LeakSanitizer's report.
@@ -131,7 +139,7 @@ run-examples: $(EXAMPLES)
 
 test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/gort_test
-	@$(MAKE) --no-print-directory check-exports run-examples
+	@$(MAKE) --no-print-directory check-exports check-header run-examples
 	$(TEST_ENV) $(BUILD)/gort_test $(TEST_ARGS)
 
 # Every example under Valgrind's memcheck: no error, no leak (definite,

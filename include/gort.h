@@ -48,6 +48,15 @@ extern "C" {
 #define GORT_API
 #endif
 
+/* C11 and C++ spellings of what the header needs from both. */
+#ifdef __cplusplus
+#define GORT_ALIGNAS(n) alignas(n)
+#define GORT_NORETURN [[noreturn]]
+#else
+#define GORT_ALIGNAS(n) _Alignas(n)
+#define GORT_NORETURN _Noreturn
+#endif
+
 #define GORT_VERSION_MAJOR 0
 #define GORT_VERSION_MINOR 1
 #define GORT_VERSION_PATCH 0
@@ -225,7 +234,7 @@ GORT_API int gort_proc_stats_read(int proc, gort_stats *out);
 /* A wait group.  All zeroes is a valid empty group (GORT_WG_INIT or
  * memset); no destroy call is needed.  Do not copy one that is in use. */
 typedef struct gort_wg {
-	_Alignas(8) unsigned char opaque_[40];
+	GORT_ALIGNAS(8) unsigned char opaque_[40];
 } gort_wg;
 #define GORT_WG_INIT {{0}}
 
@@ -399,9 +408,9 @@ typedef struct gort_panic_info {
  * On a plain thread, outside any gort_protect, prints and aborts.  Never
  * returns.
  */
-GORT_API _Noreturn void gort_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+GORT_NORETURN GORT_API void gort_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Panic with an arbitrary value (Go's panic(v)); message is "(value %p)". */
-GORT_API _Noreturn void gort_panic_value(void *value);
+GORT_NORETURN GORT_API void gort_panic_value(void *value);
 
 /*
  * Register fn(arg) to run when the innermost protected region ends, by

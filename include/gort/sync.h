@@ -32,7 +32,7 @@ extern "C" {
  * in Go).  lock_ctx returns 0 if the lock was handed to the caller as its
  * context ended (it then holds it); see docs/sync.md. */
 typedef struct gort_mutex {
-	_Alignas(8) unsigned char opaque_[32];
+	GORT_ALIGNAS(8) unsigned char opaque_[32];
 } gort_mutex;
 #define GORT_MUTEX_INIT {{0}}
 
@@ -54,7 +54,7 @@ GORT_API void gort_mutex_unlock(gort_mutex *mu);
  * writer waiting in between deadlocks both).  A cancelled lock_ctx lets
  * the readers it held back in. */
 typedef struct gort_rwmutex {
-	_Alignas(8) unsigned char opaque_[96];
+	GORT_ALIGNAS(8) unsigned char opaque_[96];
 } gort_rwmutex;
 #define GORT_RWMUTEX_INIT {{0}}
 
@@ -77,7 +77,7 @@ GORT_API void gort_rwmutex_runlock(gort_rwmutex *rw);
  * returned.  A panic in fn counts as done (later calls do not run it) and
  * goes on up the caller that ran it. */
 typedef struct gort_once {
-	_Alignas(8) unsigned char opaque_[40];
+	GORT_ALIGNAS(8) unsigned char opaque_[40];
 } gort_once;
 #define GORT_ONCE_INIT {{0}}
 
@@ -90,7 +90,7 @@ GORT_API void gort_once_do_at(gort_once *o, void (*fn)(void *arg), void *arg, co
 /* Go's sync.Cond over a gort_mutex: wait unlocks mu, parks, and locks mu
  * again before it returns (callers re-check their condition in a loop). */
 typedef struct gort_cond {
-	_Alignas(8) unsigned char opaque_[32];
+	GORT_ALIGNAS(8) unsigned char opaque_[32];
 } gort_cond;
 #define GORT_COND_INIT {{0}}
 
