@@ -141,6 +141,13 @@ static inline void gort__chan_buf_get(struct gort_chan *c, void *elem)
 int gort__select(gort_case *cs, size_t n, bool nonblocking, bool *closed_send, const char *file,
 		 int line);
 
+/* A blocking select over cases plus one more, a receive on extra into
+ * extra_elem (a deadline timer's channel, a context's done channel): the
+ * chosen case's index, n for extra, or -ENOMEM.  ok flags are copied back
+ * to cases; a closed-channel send sets *closed_send, as gort__select. */
+int gort__select_extra(gort_case *cases, size_t n, gort_chan *extra, void *extra_elem,
+		       bool *closed_send, const char *file, int line);
+
 /* Block forever (a nil channel, an empty select). */
 _Noreturn void gort__block_forever(int reason, const char *file, int line);
 

@@ -21,6 +21,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "chan.h"
 
@@ -222,6 +223,24 @@ out:
 	}
 	*closed_sendp = closed_send;
 	return ret;
+}
+
+int gort__select_extra(gort_case *cases, size_t n, gort_chan *extra, void *extra_elem,
+		       bool *closed_send, const char *file, int line)
+{
+	gort_case buf[SMALL + 1];
+	gort_case *cs = n < SMALL ? buf : malloc((n + 1) * sizeof *cs);
+	*closed_send = false;
+	if (!cs)
+		return -ENOMEM;
+	memcpy(cs, cases, n * sizeof *cs);
+	cs[n] = (gort_case){.chan = extra, .dir = GORT_RECV, .elem = extra_elem};
+	int r = gort__select(cs, n + 1, false, closed_send, file, line);
+	if (r >= 0 && (size_t)r < n)
+		cases[r].ok = cs[r].ok;
+	if (cs != buf)
+		free(cs);
+	return r;
 }
 
 int gort_select_at(gort_case *cs, size_t n, bool nonblocking, const char *file, int line)

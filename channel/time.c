@@ -146,8 +146,6 @@ gort_chan *gort_after(int64_t ns)
 	return gt ? c : NULL;
 }
 
-#define SMALL 16
-
 int gort_select_until_at(gort_case *cases, size_t n, int64_t deadline, const char *file, int line)
 {
 	if (deadline <= gort__nanotime()) {
@@ -157,23 +155,10 @@ int gort_select_until_at(gort_case *cases, size_t n, int64_t deadline, const cha
 	struct gort_timer *gt = timer_new(deadline - gort__nanotime(), 0, false);
 	if (!gt)
 		return -ENOMEM;
-	gort_case buf[SMALL + 1];
-	gort_case *cs = n < SMALL ? buf : malloc((n + 1) * sizeof *cs);
-	if (!cs) {
-		gort_timer_free(gt);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++)
-		cs[i] = cases[i];
 	int64_t fired;
-	cs[n] = (gort_case){.chan = gt->c, .dir = GORT_RECV, .elem = &fired};
 	bool closed_send;
-	int r = gort__select(cs, n + 1, false, &closed_send, file, line);
+	int r = gort__select_extra(cases, n, gt->c, &fired, &closed_send, file, line);
 	gort_timer_free(gt);
-	if (r >= 0 && (size_t)r < n)
-		cases[r].ok = cs[r].ok;
-	if (cs != buf)
-		free(cs);
 	if (closed_send) /* now that nothing is left to free */
 		gort__panic_msg("send on closed channel");
 	return (size_t)r == n ? -ETIMEDOUT : r;

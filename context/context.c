@@ -59,7 +59,8 @@ struct gort_ctx {
 	gort__lock lock;
 	_Atomic int err;             /* (lock) set once; read lock-free (acquire) */
 	int cause;                   /* (lock) */
-	gort_chan *done;             /* (lock) made on first use */
+	gort_chan *done;             /* (lock) made on first use; once set, read
+				      * lock-free (__atomic acquire/release) */
 	struct gort_ctx *kids;       /* (lock) attached children */
 	struct gort_ctx *sib_next, *sib_prev; /* (attached_to's lock) */
 	struct gort_ctx *attached_to; /* (attached_to's lock) NULL once detached */
@@ -386,13 +387,18 @@ gort_chan *gort_ctx_done(gort_ctx *ctx)
 	struct gort_ctx *n = ctx ? ctx->node : NULL;
 	if (!n)
 		return NULL;
+	/* every _ctx call asks: no lock once the channel exists */
+	gort_chan *d = __atomic_load_n(&n->done, __ATOMIC_ACQUIRE);
+	if (d)
+		return d;
 	gort__lock_acquire(&n->lock);
-	if (!n->done) {
-		n->done = gort_chan_make(0, 0);
-		if (n->done && atomic_load_explicit(&n->err, memory_order_relaxed))
-			gort_chan_close(n->done); /* nobody can wait on it yet */
+	d = n->done;
+	if (!d) {
+		d = gort_chan_make(0, 0);
+		if (d && atomic_load_explicit(&n->err, memory_order_relaxed))
+			gort_chan_close(d); /* nobody can wait on it yet */
+		__atomic_store_n(&n->done, d, __ATOMIC_RELEASE);
 	}
-	gort_chan *d = n->done;
 	gort__lock_release(&n->lock);
 	return d;
 }

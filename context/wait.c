@@ -5,16 +5,11 @@
  * receive on the context's done channel (closed when it is done).  A
  * context that is done already fails the call before anything is tried;
  * one that can never be done (no done channel) runs the plain operation.
- * A send case that meets a closed channel panics after the case array is
- * freed (gort__select reports it).
+ * (gort__select_extra, shared with the deadline variants.)
  */
 #include "context.h"
 
-#include <stdlib.h>
-
 #include "../channel/chan.h"
-
-#define SMALL 16
 
 int gort_select_ctx_at(gort_ctx *ctx, gort_case *cases, size_t n, const char *file, int line)
 {
@@ -24,19 +19,8 @@ int gort_select_ctx_at(gort_ctx *ctx, gort_case *cases, size_t n, const char *fi
 	gort_chan *done = gort_ctx_done(ctx);
 	if (!done)
 		return gort_select_at(cases, n, false, file, line);
-	gort_case buf[SMALL + 1];
-	gort_case *cs = n < SMALL ? buf : malloc((n + 1) * sizeof *cs);
-	if (!cs)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		cs[i] = cases[i];
-	cs[n] = (gort_case){.chan = done, .dir = GORT_RECV, .elem = NULL};
 	bool closed_send;
-	int r = gort__select(cs, n + 1, false, &closed_send, file, line);
-	if (r >= 0 && (size_t)r < n)
-		cases[r].ok = cs[r].ok;
-	if (cs != buf)
-		free(cs);
+	int r = gort__select_extra(cases, n, done, NULL, &closed_send, file, line);
 	if (closed_send)
 		gort__panic_msg("send on closed channel");
 	return (size_t)r == n ? gort_ctx_err(ctx) : r;

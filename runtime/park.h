@@ -57,6 +57,18 @@ static inline void gort__waitq_push(struct gort__waitq *q, struct gort__waiter *
 	q->tail = w;
 }
 
+/* At the head: a woken waiter that lost its race goes first next time. */
+static inline void gort__waitq_push_front(struct gort__waitq *q, struct gort__waiter *w)
+{
+	w->prev = NULL;
+	w->next = q->head;
+	if (q->head)
+		q->head->prev = w;
+	else
+		q->tail = w;
+	q->head = w;
+}
+
 static inline struct gort__waiter *gort__waitq_pop(struct gort__waitq *q)
 {
 	struct gort__waiter *w = q->head;

@@ -69,17 +69,6 @@ static void sema_cancel(struct gort__ctx_watch *watch, int err)
 		gort__waiter_wake(&sw->w);
 }
 
-static void waitq_push_front(struct gort__waitq *q, struct gort__waiter *w)
-{
-	w->prev = NULL;
-	w->next = q->head;
-	if (q->head)
-		q->head->prev = w;
-	else
-		q->tail = w;
-	q->head = w;
-}
-
 int gort__sema_acquire_opt(struct gort__sema *s, gort_ctx *ctx, bool lifo, int reason,
 			   const char *file, int line)
 {
@@ -107,7 +96,7 @@ int gort__sema_acquire_opt(struct gort__sema *s, gort_ctx *ctx, bool lifo, int r
 	}
 	sw.w.state = GORT__WS_QUEUED;
 	if (lifo)
-		waitq_push_front(&s->waiters, &sw.w);
+		gort__waitq_push_front(&s->waiters, &sw.w);
 	else
 		gort__waitq_push(&s->waiters, &sw.w);
 	gort__waiter_block(&sw.w, &s->lock, reason, file, line);
