@@ -233,7 +233,8 @@ int gort__select_extra(gort_case *cases, size_t n, gort_chan *extra, void *extra
 	*closed_send = false;
 	if (!cs)
 		return -ENOMEM;
-	memcpy(cs, cases, n * sizeof *cs);
+	if (n) /* cases may be NULL with n == 0 */
+		memcpy(cs, cases, n * sizeof *cs);
 	cs[n] = (gort_case){.chan = extra, .dir = GORT_RECV, .elem = extra_elem};
 	int r = gort__select(cs, n + 1, false, closed_send, file, line);
 	if (r >= 0 && (size_t)r < n)
