@@ -22,7 +22,6 @@
  */
 #include <assert.h>
 
-#include "../../context/context.h"
 #include "sema.h"
 
 struct cond_impl {
@@ -35,65 +34,33 @@ static_assert(_Alignof(struct cond_impl) <= _Alignof(gort_cond), "gort_cond unde
 
 #define CV(p) ((struct cond_impl *)(void *)(p))
 
-struct cond_wait {
-	struct gort__waiter w;
-	struct gort__ctx_watch watch;
-	struct cond_impl *c;
-	int err; /* (lk) the context's error, once cancelled */
-};
-
-static void cond_cancel(struct gort__ctx_watch *watch, int err)
-{
-	struct cond_wait *cw = GORT__CONTAINER_OF(watch, struct cond_wait, watch);
-	struct cond_impl *c = cw->c;
-	gort__lock_acquire(&c->lk);
-	uint32_t st = cw->w.state;
-	if (st == GORT__WS_GRANTED) {
-		gort__lock_release(&c->lk);
-		return;
-	}
-	if (st == GORT__WS_QUEUED || st == GORT__WS_PARKED)
-		gort__waitq_remove(&c->q, &cw->w);
-	cw->w.state = GORT__WS_CANCELLED;
-	cw->err = err;
-	gort__lock_release(&c->lk);
-	if (st == GORT__WS_PARKED)
-		gort__waiter_wake(&cw->w);
-}
-
 static int cond_wait(struct cond_impl *c, gort_mutex *mu, gort_ctx *ctx, const char *file, int line)
 {
-	struct cond_wait cw;
-	gort__waiter_init(&cw.w);
-	cw.w.state = GORT__WS_NEW;
-	cw.c = c;
-	cw.err = 0;
-	cw.watch.fn = cond_cancel;
-	int err = gort__ctx_watch(ctx, &cw.watch);
+	struct gort__cwait cw; /* sema.h: a cancellable wait */
+	int err = gort__cwait_begin(&cw, ctx, &c->lk, &c->q, NULL);
 	if (err)
 		return err; /* mu still held */
 	gort__lock_acquire(&c->lk);
-	if (cw.w.state == GORT__WS_CANCELLED) {
+	if (gort__cwait_cancelled(&cw)) {
 		gort__lock_release(&c->lk);
-		gort__ctx_unwatch(&cw.watch);
+		gort__cwait_end(&cw);
 		return cw.err; /* mu still held */
 	}
-	cw.w.state = GORT__WS_QUEUED;
-	gort__waitq_push(&c->q, &cw.w);
+	gort__cwait_queue(&cw, false);
 	gort__lock_release(&c->lk);
 
 	gort_mutex_unlock(mu);
 
 	gort__lock_acquire(&c->lk);
 	if (cw.w.state == GORT__WS_QUEUED) {
-		cw.w.state = GORT__WS_PARKED;
-		gort__waiter_block(&cw.w, &c->lk, GORT__SYNC_WR_COND, file, line);
-	} else {
+		err = gort__cwait_park(&cw, GORT__SYNC_WR_COND, file, line);
+	} else { /* granted or cancelled while we unlocked mu */
 		gort__lock_release(&c->lk);
+		gort__cwait_end(&cw);
+		err = gort__cwait_result(&cw);
 	}
-	gort__ctx_unwatch(&cw.watch);
 	gort_mutex_lock_at(mu, file, line);
-	return cw.w.state == GORT__WS_GRANTED ? 0 : cw.err;
+	return err;
 }
 
 void gort_cond_wait_at(gort_cond *c, gort_mutex *mu, const char *file, int line)

@@ -52,7 +52,6 @@
  */
 #include <assert.h>
 
-#include "../../context/context.h"
 #include "sema.h"
 
 #define RW_MAX (1 << 30)                  /* at most this many readers */
@@ -87,12 +86,10 @@ static inline uint64_t rc_add(struct rw_impl *rw, int64_t d, memory_order mo)
 	return atomic_fetch_add_explicit(&rw->rc, (uint64_t)d, mo) + (uint64_t)d;
 }
 
-/* A waiting reader or writer, on its stack. */
+/* A waiting reader or writer, on its stack (sema.h: a cancellable wait). */
 struct rw_wait {
-	struct gort__waiter w;
-	struct gort__ctx_watch watch;
+	struct gort__cwait cw;
 	struct rw_impl *rw;
-	int err; /* (lk) the context's error, once cancelled */
 };
 
 /* Under lk: the writer leaves (unlock, or cancelled lock).  Returns the
@@ -109,54 +106,35 @@ static struct gort__waiter *writer_leave_locked(struct rw_impl *rw)
 
 /* ---------------------------------------------------------------- readers */
 
-static void reader_cancel(struct gort__ctx_watch *watch, int err)
+/* The context took a queued reader away: still the same writer's epoch,
+ * so take its registration back. */
+static struct gort__waiter *reader_unqueue(struct gort__cwait *cw)
 {
-	struct rw_wait *rwt = GORT__CONTAINER_OF(watch, struct rw_wait, watch);
-	struct rw_impl *rw = rwt->rw;
-	gort__lock_acquire(&rw->lk);
-	uint32_t st = rwt->w.state;
-	if (st == GORT__WS_QUEUED) {
-		/* still the same writer's epoch: take the registration back */
-		gort__waitq_remove(&rw->readers, &rwt->w);
-		(void)rc_add(rw, -1, memory_order_relaxed);
-	}
-	if (st != GORT__WS_GRANTED) {
-		rwt->w.state = GORT__WS_CANCELLED;
-		rwt->err = err;
-	}
-	gort__lock_release(&rw->lk);
-	if (st == GORT__WS_QUEUED)
-		gort__waiter_wake(&rwt->w);
+	struct rw_impl *rw = GORT__CONTAINER_OF(cw, struct rw_wait, cw)->rw;
+	gort__waitq_remove(&rw->readers, &cw->w);
+	(void)rc_add(rw, -1, memory_order_relaxed);
+	return NULL;
 }
 
 static int rlock_slow(struct rw_impl *rw, gort_ctx *ctx, uint32_t epoch, const char *file, int line)
 {
-	struct rw_wait rwt;
-	gort__waiter_init(&rwt.w);
-	rwt.w.state = GORT__WS_NEW;
-	rwt.rw = rw;
-	rwt.err = 0;
-	rwt.watch.fn = reader_cancel;
-	int err = gort__ctx_watch(ctx, &rwt.watch);
+	struct rw_wait rwt = {.rw = rw};
+	int err = gort__cwait_begin(&rwt.cw, ctx, &rw->lk, &rw->readers, reader_unqueue);
 	gort__lock_acquire(&rw->lk);
 	uint64_t v = atomic_load_explicit(&rw->rc, memory_order_acquire);
 	if (rc_epoch(v) != epoch) {
 		/* the writer left after we registered: we are a reader */
 		gort__lock_release(&rw->lk);
-		gort__ctx_unwatch(&rwt.watch);
+		gort__cwait_end(&rwt.cw);
 		return 0;
 	}
-	if (err || rwt.w.state == GORT__WS_CANCELLED) {
+	if (err || gort__cwait_cancelled(&rwt.cw)) {
 		(void)rc_add(rw, -1, memory_order_relaxed);
 		gort__lock_release(&rw->lk);
-		gort__ctx_unwatch(&rwt.watch);
-		return err ? err : rwt.err;
+		gort__cwait_end(&rwt.cw);
+		return err ? err : rwt.cw.err;
 	}
-	rwt.w.state = GORT__WS_QUEUED;
-	gort__waitq_push(&rw->readers, &rwt.w);
-	gort__waiter_block(&rwt.w, &rw->lk, GORT__SYNC_WR_RLOCK, file, line);
-	gort__ctx_unwatch(&rwt.watch);
-	return rwt.w.state == GORT__WS_GRANTED ? 0 : rwt.err;
+	return gort__cwait_wait(&rwt.cw, false, GORT__SYNC_WR_RLOCK, file, line);
 }
 
 void gort_rwmutex_rlock_at(gort_rwmutex *p, const char *file, int line)
@@ -219,56 +197,35 @@ void gort_rwmutex_runlock(gort_rwmutex *p)
 
 /* ---------------------------------------------------------------- writers */
 
-static void writer_cancel(struct gort__ctx_watch *watch, int err)
+/* The context took the waiting writer away: it leaves, and lets the
+ * readers it held back in. */
+static struct gort__waiter *writer_unqueue(struct gort__cwait *cw)
 {
-	struct rw_wait *rwt = GORT__CONTAINER_OF(watch, struct rw_wait, watch);
-	struct rw_impl *rw = rwt->rw;
-	struct gort__waiter *readers = NULL;
-	gort__lock_acquire(&rw->lk);
-	uint32_t st = rwt->w.state;
-	if (st == GORT__WS_QUEUED) {
-		gort__waitq_remove(&rw->writer, &rwt->w);
-		readers = writer_leave_locked(rw);
-	}
-	if (st != GORT__WS_GRANTED) {
-		rwt->w.state = GORT__WS_CANCELLED;
-		rwt->err = err;
-	}
-	gort__lock_release(&rw->lk);
-	gort__waiter_wake_list(readers);
-	if (st == GORT__WS_QUEUED)
-		gort__waiter_wake(&rwt->w);
+	struct rw_impl *rw = GORT__CONTAINER_OF(cw, struct rw_wait, cw)->rw;
+	gort__waitq_remove(&rw->writer, &cw->w);
+	return writer_leave_locked(rw);
 }
 
 /* We hold w and have blocked new readers; r readers were active. */
 static int wait_readers(struct rw_impl *rw, gort_ctx *ctx, int32_t r, const char *file, int line)
 {
-	struct rw_wait rwt;
-	gort__waiter_init(&rwt.w);
-	rwt.w.state = GORT__WS_NEW;
-	rwt.rw = rw;
-	rwt.err = 0;
-	rwt.watch.fn = writer_cancel;
-	int err = gort__ctx_watch(ctx, &rwt.watch);
+	struct rw_wait rwt = {.rw = rw};
+	int err = gort__cwait_begin(&rwt.cw, ctx, &rw->lk, &rw->writer, writer_unqueue);
 	gort__lock_acquire(&rw->lk);
 	rw->reader_wait += r;
 	if (rw->reader_wait == 0) {
 		gort__lock_release(&rw->lk);
-		gort__ctx_unwatch(&rwt.watch);
+		gort__cwait_end(&rwt.cw);
 		return 0;
 	}
-	if (err || rwt.w.state == GORT__WS_CANCELLED) {
+	if (err || gort__cwait_cancelled(&rwt.cw)) {
 		struct gort__waiter *readers = writer_leave_locked(rw);
 		gort__lock_release(&rw->lk);
 		gort__waiter_wake_list(readers);
-		gort__ctx_unwatch(&rwt.watch);
-		return err ? err : rwt.err;
+		gort__cwait_end(&rwt.cw);
+		return err ? err : rwt.cw.err;
 	}
-	rwt.w.state = GORT__WS_QUEUED;
-	gort__waitq_push(&rw->writer, &rwt.w);
-	gort__waiter_block(&rwt.w, &rw->lk, GORT__SYNC_WR_WLOCK, file, line);
-	gort__ctx_unwatch(&rwt.watch);
-	return rwt.w.state == GORT__WS_GRANTED ? 0 : rwt.err;
+	return gort__cwait_wait(&rwt.cw, false, GORT__SYNC_WR_WLOCK, file, line);
 }
 
 static int lock_common(struct rw_impl *rw, gort_ctx *ctx, const char *file, int line)

@@ -26,15 +26,72 @@
 #include <stddef.h>
 
 #include "../park.h"
+#include "../../context/context.h"
 
 /* Values of gort__waiter.state (park.h), under the primitive's lock. */
 enum {
 	GORT__WS_NEW = 0,   /* not queued yet */
-	GORT__WS_QUEUED,    /* on the primitive's wait queue */
+	GORT__WS_QUEUED,    /* on the wait queue, not parked yet (cond.c) */
 	GORT__WS_GRANTED,   /* taken off the queue by a waker: it has what it waited for */
 	GORT__WS_CANCELLED, /* its context ended the wait: it has nothing */
-	GORT__WS_PARKED,    /* queued and parked (cond.c: a waker must wake it) */
+	GORT__WS_PARKED,    /* queued and parked: a waker must wake it */
 };
+
+/*
+ * A cancellable wait (cwait.c): the one implementation of the watch rules
+ * of context/context.h for every primitive that queues waiters on a
+ * gort__waitq under its own lock.
+ *   1. gort__cwait_begin(&cw, ctx, &lock, &queue, unqueue): arms the watch
+ *      (before the lock is taken); nonzero: the context is done already.
+ *   2. under the lock: gort__cwait_cancelled(&cw) says whether the watch
+ *      fired meanwhile (then cw.err); else the primitive may grant at once
+ *      (state GRANTED, unlock, gort__cwait_end), or
+ *   3. gort__cwait_wait(&cw, front, ...): queue, park (the lock is
+ *      released once off the stack), disarm; 0 if granted, else cw.err.
+ *      (cond.c splits it: gort__cwait_queue, unlock, ..., lock,
+ *      gort__cwait_park.)
+ * A waker pops the waiter under the lock, sets GRANTED, and after
+ * unlocking wakes it if it was PARKED.  The watch, under the lock: nothing
+ * if GRANTED; else takes a queued waiter off the queue (unqueue(cw) when
+ * set: it removes it and undoes what queueing promised, and returns other
+ * waiters to wake after the unlock), marks it CANCELLED and wakes it if
+ * it was parked.  q NULL: the waiter parks without queueing (nothing but
+ * its context can end the wait).
+ */
+struct gort__cwait;
+typedef struct gort__waiter *(*gort__cwait_unqueue_fn)(struct gort__cwait *cw);
+
+struct gort__cwait {
+	struct gort__waiter w;          /* its state under *lock */
+	struct gort__ctx_watch watch;
+	gort__lock *lock;               /* (i) the primitive's lock */
+	struct gort__waitq *q;          /* (i) where it queues, or NULL */
+	gort__cwait_unqueue_fn unqueue; /* (i) optional */
+	int err;                        /* (*lock) the context's error, once cancelled */
+};
+
+int gort__cwait_begin(struct gort__cwait *cw, gort_ctx *ctx, gort__lock *lock,
+		      struct gort__waitq *q, gort__cwait_unqueue_fn unqueue);
+/* Lock held: queue (at the head if front); state QUEUED. */
+void gort__cwait_queue(struct gort__cwait *cw, bool front);
+/* Lock held, state QUEUED: park (releases the lock), disarm; the result. */
+int gort__cwait_park(struct gort__cwait *cw, int reason, const char *file, int line);
+/* Lock held: queue and park. */
+int gort__cwait_wait(struct gort__cwait *cw, bool front, int reason, const char *file, int line);
+
+static inline bool gort__cwait_cancelled(const struct gort__cwait *cw)
+{
+	return cw->w.state == GORT__WS_CANCELLED;
+}
+/* The wait ended without parking (lock released): disarm. */
+static inline void gort__cwait_end(struct gort__cwait *cw)
+{
+	gort__ctx_unwatch(&cw->watch);
+}
+static inline int gort__cwait_result(const struct gort__cwait *cw)
+{
+	return cw->w.state == GORT__WS_GRANTED ? 0 : cw->err;
+}
 
 /* Wait reasons of the sync primitives, for dumps (rt.h, errors.c). */
 #define GORT__SYNC_WR_MUTEX GORT__WR_MUTEX

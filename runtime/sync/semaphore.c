@@ -15,7 +15,6 @@
  */
 #include <stdlib.h>
 
-#include "../../context/context.h"
 #include "sema.h"
 
 struct gort_sem {
@@ -26,12 +25,9 @@ struct gort_sem {
 };
 
 struct sem_wait {
-	struct gort__waiter w;
-	struct gort__ctx_watch watch;
+	struct gort__cwait cw; /* q NULL when n > size: parked, not queued */
 	gort_sem *s;
-	int64_t n;   /* (i) */
-	bool doomed; /* (i) n > size: parked, not queued */
-	int err;     /* (lk) the context's error, once cancelled */
+	int64_t n; /* (i) */
 };
 
 gort_sem *gort_sem_new(int64_t size)
@@ -55,7 +51,7 @@ static struct gort__waiter *grant_locked(gort_sem *s)
 {
 	struct gort__waiter *head = NULL, **tail = &head;
 	while (s->q.head) {
-		struct sem_wait *sw = GORT__CONTAINER_OF(s->q.head, struct sem_wait, w);
+		struct sem_wait *sw = GORT__CONTAINER_OF(s->q.head, struct sem_wait, cw.w);
 		if (s->size - s->cur < sw->n)
 			break; /* FIFO: nobody overtakes the head */
 		s->cur += sw->n;
@@ -67,29 +63,15 @@ static struct gort__waiter *grant_locked(gort_sem *s)
 	return head;
 }
 
-static void sem_cancel(struct gort__ctx_watch *watch, int err)
+/* The context took a queued waiter away: if it was the head, the ones
+ * behind it may fit now. */
+static struct gort__waiter *sem_unqueue(struct gort__cwait *cw)
 {
-	struct sem_wait *sw = GORT__CONTAINER_OF(watch, struct sem_wait, watch);
+	struct sem_wait *sw = GORT__CONTAINER_OF(cw, struct sem_wait, cw);
 	gort_sem *s = sw->s;
-	struct gort__waiter *granted = NULL;
-	gort__lock_acquire(&s->lk);
-	uint32_t st = sw->w.state;
-	if (st == GORT__WS_GRANTED) {
-		gort__lock_release(&s->lk);
-		return;
-	}
-	if (st == GORT__WS_QUEUED && !sw->doomed) {
-		bool front = s->q.head == &sw->w;
-		gort__waitq_remove(&s->q, &sw->w);
-		if (front)
-			granted = grant_locked(s);
-	}
-	sw->w.state = GORT__WS_CANCELLED;
-	sw->err = err;
-	gort__lock_release(&s->lk);
-	gort__waiter_wake_list(granted);
-	if (st == GORT__WS_QUEUED)
-		gort__waiter_wake(&sw->w);
+	bool front = s->q.head == &cw->w;
+	gort__waitq_remove(&s->q, &cw->w);
+	return front ? grant_locked(s) : NULL;
 }
 
 int gort_sem_acquire_ctx_at(gort_ctx *ctx, gort_sem *s, int64_t n, const char *file, int line)
@@ -107,37 +89,24 @@ int gort_sem_acquire_ctx_at(gort_ctx *ctx, gort_sem *s, int64_t n, const char *f
 	}
 	gort__lock_release(&s->lk);
 
-	/* Wait: arm the watch before taking lk (context.h). */
-	struct sem_wait sw;
-	gort__waiter_init(&sw.w);
-	sw.w.state = GORT__WS_NEW;
-	sw.s = s;
-	sw.n = n;
-	sw.doomed = n > s->size;
-	sw.err = 0;
-	sw.watch.fn = sem_cancel;
-	err = gort__ctx_watch(ctx, &sw.watch);
+	/* Wait (sema.h: a cancellable wait). */
+	struct sem_wait sw = {.s = s, .n = n};
+	bool doomed = n > s->size; /* nothing can grant it: parks unqueued */
+	err = gort__cwait_begin(&sw.cw, ctx, &s->lk, doomed ? NULL : &s->q,
+				doomed ? NULL : sem_unqueue);
 	if (err)
 		return err;
 	gort__lock_acquire(&s->lk);
-	if (sw.w.state == GORT__WS_CANCELLED) {
+	if (gort__cwait_cancelled(&sw.cw) || (s->size - s->cur >= n && !s->q.head)) {
+		if (!gort__cwait_cancelled(&sw.cw)) {
+			s->cur += n;
+			sw.cw.w.state = GORT__WS_GRANTED;
+		}
 		gort__lock_release(&s->lk);
-		gort__ctx_unwatch(&sw.watch);
-		return sw.err;
+		gort__cwait_end(&sw.cw);
+		return gort__cwait_result(&sw.cw);
 	}
-	if (s->size - s->cur >= n && !s->q.head) {
-		s->cur += n;
-		sw.w.state = GORT__WS_GRANTED;
-		gort__lock_release(&s->lk);
-		gort__ctx_unwatch(&sw.watch);
-		return 0;
-	}
-	sw.w.state = GORT__WS_QUEUED;
-	if (!sw.doomed)
-		gort__waitq_push(&s->q, &sw.w);
-	gort__waiter_block(&sw.w, &s->lk, GORT__SYNC_WR_SEMAPHORE, file, line);
-	gort__ctx_unwatch(&sw.watch);
-	return sw.w.state == GORT__WS_GRANTED ? 0 : sw.err;
+	return gort__cwait_wait(&sw.cw, false, GORT__SYNC_WR_SEMAPHORE, file, line);
 }
 
 bool gort_sem_try_acquire(gort_sem *s, int64_t n)
