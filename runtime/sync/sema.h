@@ -70,19 +70,40 @@ struct gort__cwait {
 	int err;                        /* (*lock) the context's error, once cancelled */
 };
 
-int gort__cwait_begin(struct gort__cwait *cw, gort_ctx *ctx, gort__lock *lock,
-		      struct gort__waitq *q, gort__cwait_unqueue_fn unqueue);
-/* Lock held: queue (at the head if front); state QUEUED. */
-void gort__cwait_queue(struct gort__cwait *cw, bool front);
-/* Lock held, state QUEUED: park (releases the lock), disarm; the result. */
-int gort__cwait_park(struct gort__cwait *cw, int reason, const char *file, int line);
-/* Lock held: queue and park. */
-int gort__cwait_wait(struct gort__cwait *cw, bool front, int reason, const char *file, int line);
+/* The watch's function (cwait.c). */
+void gort__cwait_cancel(struct gort__ctx_watch *watch, int err);
+
+/* Inline, all of them: they are on the path of every contended wait. */
+static inline int gort__cwait_begin(struct gort__cwait *cw, gort_ctx *ctx, gort__lock *lock,
+				    struct gort__waitq *q, gort__cwait_unqueue_fn unqueue)
+{
+	gort__waiter_init(&cw->w);
+	cw->w.state = GORT__WS_NEW;
+	cw->lock = lock;
+	cw->q = q;
+	cw->unqueue = unqueue;
+	cw->err = 0;
+	cw->watch.fn = gort__cwait_cancel;
+	return gort__ctx_watch(ctx, &cw->watch);
+}
 
 static inline bool gort__cwait_cancelled(const struct gort__cwait *cw)
 {
 	return cw->w.state == GORT__WS_CANCELLED;
 }
+
+/* Lock held: queue (at the head if front); state QUEUED. */
+static inline void gort__cwait_queue(struct gort__cwait *cw, bool front)
+{
+	cw->w.state = GORT__WS_QUEUED;
+	if (!cw->q)
+		return;
+	if (front)
+		gort__waitq_push_front(cw->q, &cw->w);
+	else
+		gort__waitq_push(cw->q, &cw->w);
+}
+
 /* The wait ended without parking (lock released): disarm. */
 static inline void gort__cwait_end(struct gort__cwait *cw)
 {
@@ -91,6 +112,25 @@ static inline void gort__cwait_end(struct gort__cwait *cw)
 static inline int gort__cwait_result(const struct gort__cwait *cw)
 {
 	return cw->w.state == GORT__WS_GRANTED ? 0 : cw->err;
+}
+
+/* Lock held, state QUEUED: park (the lock is released once off the
+ * stack), disarm; the result.  Woken by a waker (GRANTED) or by the watch
+ * (CANCELLED); both wrote the state under the lock before waking. */
+static inline int gort__cwait_park(struct gort__cwait *cw, int reason, const char *file, int line)
+{
+	cw->w.state = GORT__WS_PARKED;
+	gort__waiter_block(&cw->w, cw->lock, reason, file, line);
+	gort__cwait_end(cw);
+	return gort__cwait_result(cw);
+}
+
+/* Lock held: queue and park. */
+static inline int gort__cwait_wait(struct gort__cwait *cw, bool front, int reason, const char *file,
+				   int line)
+{
+	gort__cwait_queue(cw, front);
+	return gort__cwait_park(cw, reason, file, line);
 }
 
 /* Wait reasons of the sync primitives, for dumps (rt.h, errors.c). */

@@ -90,7 +90,9 @@ int gort_sem_acquire_ctx_at(gort_ctx *ctx, gort_sem *s, int64_t n, const char *f
 	gort__lock_release(&s->lk);
 
 	/* Wait (sema.h: a cancellable wait). */
-	struct sem_wait sw = {.s = s, .n = n};
+	struct sem_wait sw;
+	sw.s = s;
+	sw.n = n;
 	bool doomed = n > s->size; /* nothing can grant it: parks unqueued */
 	err = gort__cwait_begin(&sw.cw, ctx, &s->lk, doomed ? NULL : &s->q,
 				doomed ? NULL : sem_unqueue);
