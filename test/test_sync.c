@@ -121,7 +121,7 @@ PROCS_TEST(mutex, counter_exact_1000x1000, 60)
 /* ------------------------------------------------------------------------ */
 
 /*
- * Two coroutines and two plain threads lock, hold for 1.5 ms (more than
+ * Two coroutines and two plain threads lock, hold for 1.2 ms (more than
  * the 1 ms after which a waiter starves), unlock, and at once lock again:
  * the unlocker always barges in before a woken waiter can run.  Each takes
  * a ticket (the number of acquisitions so far) before it locks; what it
@@ -130,22 +130,27 @@ PROCS_TEST(mutex, counter_exact_1000x1000, 60)
  * barging unlocker; with it, every woken waiter is starving, so unlock
  * hands the lock over in queue order and nobody waits more than a few
  * hand-offs (FIFO over 4 contenders: 3, plus the switch into the mode;
- * measured 3-5).  The bound leaves room for the OS descheduling a thread
- * between its ticket and its lock call on a loaded 2-core machine (ASan
- * CI once saw 11); without the starvation mode the worst wait over 50
- * rounds is 50-100 hand-offs, so the bound still tells the two apart.
+ * measured 3-5; the issue's bound is 10).  Without the starvation mode
+ * the worst wait over 50 rounds is 50-100 hand-offs.
+ *
+ * The measure also counts the OS descheduling a thread for milliseconds
+ * between its ticket and its lock call, which a loaded 2-core CI machine
+ * does now and then (ASan once saw 11).  So a run over the bound is
+ * repeated, up to STV_TRIES runs: a broken guard fails every one of them,
+ * a working one fails all three only if the noise strikes three times.
  */
 #define STV_HOLD_NS 1200000
 #define STV_ITERS 50
 #define STV_CO 2
 #define STV_TH 2
+#define STV_TRIES 3
 #ifdef GORT_TEST_TSAN
 /* Under TSan everything is ~10x slower and the OS deschedules threads for
  * milliseconds between a ticket and its lock call, which this measure
  * counts as waiting: the mechanism is checked by the other builds. */
 #define STV_BOUND 40
 #else
-#define STV_BOUND 20
+#define STV_BOUND 10
 #endif
 
 struct stv {
@@ -184,23 +189,36 @@ static void *stv_thread(void *p)
 	return NULL;
 }
 
+/* One run of the four contenders; returns the most hand-offs one waited. */
+static long stv_run(struct stv *s)
+{
+	memset(s, 0, sizeof *s); /* zero is an unlocked mutex and an idle group */
+	gort_wg_add(&s->done, STV_CO);
+	for (int i = 0; i < STV_CO; i++)
+		spawn(stv_co, s);
+	pthread_t th[STV_TH];
+	for (int i = 0; i < STV_TH; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, stv_thread, s), 0);
+	gort_wg_wait(&s->done);
+	for (int i = 0; i < STV_TH; i++)
+		cr_assert_eq(pthread_join(th[i], NULL), 0);
+	cr_assert_eq(atomic_load(&s->seq), (long)(STV_CO + STV_TH) * STV_ITERS);
+	return atomic_load(&s->max_wait);
+}
+
 PROCS_TEST(mutex, starvation_bounds_waits_in_handoffs, 30)
 {
 	static struct stv s;
 	rt_start(procs);
-	gort_wg_add(&s.done, STV_CO);
-	for (int i = 0; i < STV_CO; i++)
-		spawn(stv_co, &s);
-	pthread_t th[STV_TH];
-	for (int i = 0; i < STV_TH; i++)
-		cr_assert_eq(pthread_create(&th[i], NULL, stv_thread, &s), 0);
-	gort_wg_wait(&s.done);
-	for (int i = 0; i < STV_TH; i++)
-		cr_assert_eq(pthread_join(th[i], NULL), 0);
-	cr_assert_eq(atomic_load(&s.seq), (long)(STV_CO + STV_TH) * STV_ITERS);
-	cr_log_info("most hand-offs waited: %ld", atomic_load(&s.max_wait));
-	cr_assert_leq(atomic_load(&s.max_wait), STV_BOUND,
-		      "a waiter waited %ld hand-offs (bound %d)", atomic_load(&s.max_wait), STV_BOUND);
+	long waited = 0;
+	for (int t = 0; t < STV_TRIES; t++) {
+		waited = stv_run(&s);
+		cr_log_info("run %d: most hand-offs waited: %ld", t + 1, waited);
+		if (waited <= STV_BOUND)
+			break;
+	}
+	cr_assert_leq(waited, STV_BOUND, "a waiter waited %ld hand-offs in each of %d runs (bound %d)", waited,
+		      STV_TRIES, STV_BOUND);
 	rt_stop();
 	leak_check();
 }
