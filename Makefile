@@ -30,7 +30,7 @@ comma := ,
 VERSION := 0.1.0
 SOVERSION := 0
 
-SRCS := $(wildcard runtime/*.c runtime/sync/*.c recover/*.c channel/*.c context/*.c)
+SRCS := $(wildcard runtime/*.c runtime/sync/*.c runtime/debug/*.c recover/*.c channel/*.c context/*.c)
 OBJS := $(SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_SRCS := $(wildcard test/*.c)
 
@@ -65,7 +65,7 @@ all: $(BUILD)/libgort.a $(BUILD)/libgort.so $(BUILD)/gort.pc
 deps:
 	@sh scripts/deps.sh
 
-$(BUILD)/obj/%.o: %.c $(wildcard include/*.h include/gort/*.h runtime/*.h runtime/sync/*.h recover/*.h channel/*.h context/*.h) Makefile
+$(BUILD)/obj/%.o: %.c $(wildcard include/*.h include/gort/*.h runtime/*.h runtime/sync/*.h runtime/debug/*.h recover/*.h channel/*.h context/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(LIB_CFLAGS) -c $< -o $@
 

@@ -123,6 +123,44 @@ gort_chan *gort_chan_retain(gort_chan *c)
 	return c;
 }
 
+/* Orphans still waited on, for the leak check.  Lock order: a channel's
+ * lock, then orphans_lock (an orphan joins under its lock, so that the
+ * select that later frees it finds it there). */
+static gort__lock orphans_lock = GORT__LOCK_INIT;
+static struct gort_chan *orphans; /* (orphans_lock) */
+
+static void orphan_link(struct gort_chan *c)
+{
+	gort__lock_acquire(&orphans_lock);
+	c->orph_prev = NULL;
+	c->orph_next = orphans;
+	if (orphans)
+		orphans->orph_prev = c;
+	orphans = c;
+	gort__lock_release(&orphans_lock);
+}
+
+void gort__chan_orphan_free(struct gort_chan *c)
+{
+	gort__lock_acquire(&orphans_lock);
+	if (c->orph_prev)
+		c->orph_prev->orph_next = c->orph_next;
+	else if (orphans == c)
+		orphans = c->orph_next;
+	if (c->orph_next)
+		c->orph_next->orph_prev = c->orph_prev;
+	gort__lock_release(&orphans_lock);
+	gort__sys_free(c);
+}
+
+void gort__chan_orphans_each(void (*fn)(const struct gort_chan *c, void *arg), void *arg)
+{
+	gort__lock_acquire(&orphans_lock);
+	for (struct gort_chan *c = orphans; c; c = c->orph_next)
+		fn(c, arg);
+	gort__lock_release(&orphans_lock);
+}
+
 void gort_chan_release(gort_chan *c)
 {
 	if (!c)
@@ -133,6 +171,8 @@ void gort_chan_release(gort_chan *c)
 		gort__lock_acquire(&c->lock);
 		c->orphaned = true;
 		bool done = gort__chan_orphan_done(c);
+		if (!done)
+			orphan_link(c);
 		gort__lock_release(&c->lock);
 		if (done)
 			gort__sys_free(c);
@@ -207,6 +247,8 @@ GORT__INLINE int chan_send(struct gort_chan *c, const void *elem, bool block, co
 	struct gort__sudog me;
 	sudog_init(&me, (void *)elem);
 	gort__sudogq_push(&c->sendq, &me);
+	if (me.own.g)
+		me.own.g->wait_obj = c;
 	gort__waiter_block(&me.own, &c->lock, GORT__WR_CHAN_SEND, file, line);
 	bool ok = me.success; /* c may be gone by now: not touched again */
 	if (!ok)
@@ -253,6 +295,8 @@ GORT__INLINE int chan_recv(struct gort_chan *c, void *elem, bool *okp, bool bloc
 	struct gort__sudog me;
 	sudog_init(&me, elem);
 	gort__sudogq_push(&c->recvq, &me);
+	if (me.own.g)
+		me.own.g->wait_obj = c;
 	gort__waiter_block(&me.own, &c->lock, GORT__WR_CHAN_RECV, file, line);
 	if (okp)
 		*okp = me.success; /* c may be gone by now: not touched again */

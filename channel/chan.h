@@ -68,6 +68,9 @@ struct gort_chan {
 	struct gort__sudogq recvq; /* (l) */
 	struct gort__sudogq sendq; /* (l) */
 	char *buf;                 /* (i) cap * elemsize bytes after the struct */
+	/* the orphan registry (chan.c's orphans_lock): linked in while
+	 * orphaned, for the leak check */
+	struct gort_chan *orph_next, *orph_prev;
 };
 
 void gort__sudogq_push(struct gort__sudogq *q, struct gort__sudog *s);
@@ -78,6 +81,13 @@ static inline bool gort__chan_orphan_done(const struct gort_chan *c)
 {
 	return c->orphaned && !c->selrefs && !c->recvq.head && !c->sendq.head;
 }
+
+/* Free an orphan that gort__chan_orphan_done said its caller must free
+ * (after unlocking it): it leaves the orphan registry first. */
+void gort__chan_orphan_free(struct gort_chan *c);
+/* Call fn for every orphaned channel (under the registry's lock: each
+ * stays valid during its call; read only its (i) fields). */
+void gort__chan_orphans_each(void (*fn)(const struct gort_chan *c, void *arg), void *arg);
 
 /* Pop the first sudog that may be woken (a select's only if it wins that
  * select).  Lock held. */

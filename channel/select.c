@@ -207,7 +207,7 @@ int gort__select(gort_case *cs, size_t n, bool nonblocking, bool *closed_sendp, 
 	}
 	sel_unlock(&l);
 	for (size_t k = 0; k < nfree; k++)
-		gort__sys_free(cs[poll[k]].chan);
+		gort__chan_orphan_free(cs[poll[k]].chan);
 	int w = sel.winner;
 	bool success = sg[w].success;
 	if (cs[w].dir == GORT_SEND)

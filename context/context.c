@@ -40,6 +40,7 @@
  * heap's (arming); never two node locks at once.
  */
 #include "context.h"
+#include "../runtime/debug/debug.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,10 @@ struct gort_ctx {
 	int64_t deadline;            /* (i) if has_deadline */
 	bool has_deadline;           /* (i) a deadline of its own */
 	struct gort__timer timer;    /* the deadline's; holds a reference while armed */
+	_Atomic int32_t handles;     /* (a) the owners' share of refs (public retain and
+				      * release, cancel nodes only); acq_rel */
+	bool lost_listed;            /* (lock) in the lost-cancel registry */
+	struct gort__lost_ctx lost;  /* (lock, then lost_lock) its registry entry */
 };
 
 static struct gort_ctx background = {.kind = CTX_ROOT, .line = 0};
@@ -83,14 +88,14 @@ gort_ctx *gort__ctx_or_background(gort_ctx *ctx)
 	return ctx ? ctx : &background;
 }
 
-gort_ctx *gort_ctx_retain(gort_ctx *ctx)
+static gort_ctx *ctx_ref(gort_ctx *ctx)
 {
 	if (ctx && ctx != &background)
 		atomic_fetch_add_explicit(&ctx->refs, 1, memory_order_relaxed);
 	return ctx;
 }
 
-void gort_ctx_release(gort_ctx *ctx)
+static void ctx_unref(gort_ctx *ctx)
 {
 	/* iterative: dropping the last reference to a deep chain frees it
 	 * link by link */
@@ -102,11 +107,45 @@ void gort_ctx_release(gort_ctx *ctx)
 			gort__fatal("gort_ctx_release: context %p released more times than retained",
 				    (void *)ctx);
 		struct gort_ctx *parent = ctx->parent;
+		if (ctx->lost_listed)
+			gort__lost_ctx_remove(&ctx->lost);
 		if (ctx->done)
 			gort_chan_release(ctx->done);
 		free(ctx);
 		ctx = parent;
 	}
+}
+
+/* The handles of a cancel node count its owners, apart from the internal
+ * references (parent's list, timer, kids, after-funcs): when the last one
+ * goes while the node is neither done nor cancelled, its cancel function
+ * is lost (Go's lostcancel) and it joins the leak check's registry, until
+ * a cancel from above or its deadline ends it. */
+gort_ctx *gort_ctx_retain(gort_ctx *ctx)
+{
+	if (ctx && ctx->kind == CTX_CANCEL)
+		atomic_fetch_add_explicit(&ctx->handles, 1, memory_order_relaxed);
+	return ctx_ref(ctx);
+}
+
+void gort_ctx_release(gort_ctx *ctx)
+{
+	if (ctx && ctx->kind == CTX_CANCEL &&
+	    atomic_fetch_sub_explicit(&ctx->handles, 1, memory_order_acq_rel) == 1 &&
+	    atomic_load_explicit(&ctx->refs, memory_order_acquire) > 1) {
+		/* someone else keeps it alive: is it lost? */
+		gort__lock_acquire(&ctx->lock);
+		if (!atomic_load_explicit(&ctx->err, memory_order_relaxed) && !ctx->lost_listed) {
+			ctx->lost = (struct gort__lost_ctx){.file = ctx->file,
+							    .line = ctx->line,
+							    .has_deadline = ctx->has_deadline,
+							    .deadline = ctx->deadline};
+			gort__lost_ctx_add(&ctx->lost);
+			ctx->lost_listed = true;
+		}
+		gort__lock_release(&ctx->lock);
+	}
+	ctx_unref(ctx);
 }
 
 static struct gort_ctx *ctx_new(gort_ctx *parent, uint8_t kind, const char *file, int line)
@@ -115,8 +154,9 @@ static struct gort_ctx *ctx_new(gort_ctx *parent, uint8_t kind, const char *file
 	if (!c)
 		return NULL;
 	atomic_init(&c->refs, 1);
+	atomic_init(&c->handles, 1);
 	c->kind = kind;
-	c->parent = gort_ctx_retain(parent);
+	c->parent = ctx_ref(parent);
 	c->node = kind == CTX_CANCEL ? c : parent->node;
 	c->file = file;
 	c->line = line;
@@ -131,7 +171,7 @@ static struct gort_ctx *ctx_new(gort_ctx *parent, uint8_t kind, const char *file
 static void stop_timer(struct gort_ctx *n)
 {
 	if (n->has_deadline && gort__timer_stop(&n->timer))
-		gort_ctx_release(n);
+		ctx_unref(n);
 }
 
 /* Cancel the subtree under n (n included).  The caller holds a reference
@@ -148,6 +188,10 @@ static void cancel_tree(struct gort_ctx *n, int err, int cause)
 		if (!was_done) {
 			n->cause = cause;
 			atomic_store_explicit(&n->err, err, memory_order_release);
+			if (n->lost_listed) {
+				gort__lost_ctx_remove(&n->lost);
+				n->lost_listed = false;
+			}
 			kids = n->kids;
 			n->kids = NULL;
 			for (struct gort_ctx *k = kids; k; k = k->sib_next)
@@ -177,7 +221,7 @@ static void cancel_tree(struct gort_ctx *n, int err, int cause)
 			}
 		}
 		if (!first)
-			gort_ctx_release(n); /* the reference its parent's list held */
+			ctx_unref(n); /* the reference its parent's list held */
 		first = false;
 		n = work;
 		if (n)
@@ -206,15 +250,15 @@ static void detach(struct gort_ctx *n)
 	}
 	gort__lock_release(&p->lock);
 	if (was)
-		gort_ctx_release(n); /* the parent's reference */
+		ctx_unref(n); /* the parent's reference */
 }
 
 static void cancel_node(struct gort_ctx *n, int err, int cause)
 {
-	gort_ctx_retain(n); /* the kids' release may not free n under us */
+	ctx_ref(n); /* the kids' release may not free n under us */
 	cancel_tree(n, err, cause);
 	detach(n);
-	gort_ctx_release(n);
+	ctx_unref(n);
 }
 
 void gort_ctx_cancel_cause(gort_ctx *ctx, int cause)
@@ -251,7 +295,7 @@ static void attach(struct gort_ctx *c)
 		if (p->kids)
 			p->kids->sib_prev = c;
 		p->kids = c;
-		gort_ctx_retain(c); /* the parent's reference */
+		ctx_ref(c); /* the parent's reference */
 	}
 	gort__lock_release(&p->lock);
 }
@@ -278,7 +322,7 @@ static void deadline_cancel(void *arg)
 {
 	struct gort_ctx *c = arg;
 	cancel_node(c, GORT_DEADLINE_EXCEEDED, GORT_DEADLINE_EXCEEDED);
-	gort_ctx_release(c); /* the timer's reference */
+	ctx_unref(c); /* the timer's reference */
 }
 
 /* Timer callback, under a heap lock: the cancel runs in a coroutine. */
@@ -310,7 +354,7 @@ gort_ctx *gort_ctx_with_deadline_at(gort_ctx *parent, int64_t deadline, const ch
 	}
 	if (!gort_running()) {
 		cancel_node(c, GORT_CANCELED, GORT_CANCELED); /* detach it again */
-		gort_ctx_release(c);
+		ctx_unref(c);
 		return NULL;
 	}
 	/* Arm under c's lock: a canceller that took c from its parent's list
@@ -319,7 +363,7 @@ gort_ctx *gort_ctx_with_deadline_at(gort_ctx *parent, int64_t deadline, const ch
 	gort__lock_acquire(&c->lock);
 	int rc = 0;
 	if (!atomic_load_explicit(&c->err, memory_order_relaxed)) {
-		gort_ctx_retain(c); /* the timer's */
+		ctx_ref(c); /* the timer's */
 		rc = gort__timer_start(&c->timer, deadline, 0, deadline_fire, c);
 		if (rc)
 			atomic_fetch_sub(&c->refs, 1); /* not the last: the caller's is left */
@@ -327,7 +371,7 @@ gort_ctx *gort_ctx_with_deadline_at(gort_ctx *parent, int64_t deadline, const ch
 	gort__lock_release(&c->lock);
 	if (rc) {
 		cancel_node(c, GORT_CANCELED, GORT_CANCELED);
-		gort_ctx_release(c);
+		ctx_unref(c);
 		return NULL;
 	}
 	return c;
@@ -469,7 +513,7 @@ struct gort_ctx_after {
 static void after_put(struct gort_ctx_after *a)
 {
 	if (atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) == 1) {
-		gort_ctx_release(a->ctx);
+		ctx_unref(a->ctx);
 		free(a);
 	}
 }
@@ -505,7 +549,7 @@ gort_ctx_after *gort_ctx_after_func(gort_ctx *ctx, void (*fn)(void *arg), void *
 	struct gort_ctx_after *a = calloc(1, sizeof *a);
 	if (!a)
 		return NULL;
-	a->ctx = gort_ctx_retain(gort__ctx_or_background(ctx));
+	a->ctx = ctx_ref(gort__ctx_or_background(ctx));
 	a->fn = fn;
 	a->arg = arg;
 	atomic_init(&a->state, 0);

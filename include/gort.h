@@ -85,7 +85,22 @@ typedef struct gort_config {
 	 *   while under a budget, else a canary checked at every switch).
 	 *   sigpanic=1   SIGSEGV/SIGBUS/SIGFPE raised by a coroutine's own code
 	 *   become a recoverable panic in that coroutine (off by default:
-	 *   C code may fault with locks held or data half-written). */
+	 *   C code may fault with locks held or data half-written).
+	 *   leakcheck=1   when gort_main's function returns, run
+	 *   gort_leakcheck (gort/debug.h) and exit with status 1 if anything
+	 *   leaked.
+	 *   dumpsig=QUIT   on this signal (a name such as QUIT or USR1, or a
+	 *   number) write the grouped dump to stderr and go on running.
+	 *   dumpexit=1   write the grouped dump of what is left to stderr when
+	 *   the runtime stops with coroutines still alive.
+	 *   deadlock=abort|report|off   when no coroutine can ever run again
+	 *   (all parked, no timer pending), print "fatal error: all coroutines
+	 *   are asleep - deadlock!" and the grouped dump, then abort (or only
+	 *   report, once).  Default: abort under gort_main, off otherwise (a
+	 *   plain thread of the embedding program may still wake them).
+	 *   schedtrace=MS   every MS milliseconds print a scheduler line
+	 *   (Ps, idle Ps, threads, spinning, global queue, each P's queue);
+	 *   scheddetail=1 adds a line per P and per M. */
 	const char *debug;
 } gort_config;
 
@@ -210,10 +225,12 @@ typedef struct gort_stats {
 	uint64_t stolen;        /* coroutines taken by those steals */
 	uint64_t global_takes;  /* coroutines taken from the global queue */
 	uint64_t global_puts;   /* coroutines put on the global queue */
-	uint64_t wakeups;       /* idle Ms woken or started to run a P */
+	uint64_t wakeups;       /* idle Ms woken to run a P */
 	uint64_t timers_fired;  /* timer callbacks run (sleeps, timers, tickers, deadlines) */
+	uint64_t handoffs;      /* Ps handed by one M to another (to run queued work) */
 	int procs;              /* number of Ps */
 	int threads;            /* Ms (OS threads) created */
+	int idle_threads;       /* Ms asleep without a P right now */
 	int idle_procs;         /* Ps without an M right now */
 	int spinning;           /* Ms looking for work right now */
 } gort_stats;
@@ -470,5 +487,6 @@ GORT_API void gort_panic_print(int fd, const gort_panic_info *info);
 
 #include <gort/context.h> /* contexts; _ctx variants of blocking calls */
 #include <gort/sync.h>    /* mutex, rwmutex, once, cond, semaphore, group */
+#include <gort/debug.h>   /* counts, dumps, leak check, watchdog */
 
 #endif /* GORT_H */

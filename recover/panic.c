@@ -486,6 +486,7 @@ void gort__recover_run_body(struct gort__g *g)
 	if (setjmp(g->x->boundary) != 0)
 		return;
 #endif
+	g->base_fp = __builtin_frame_address(0);
 	g->fn(g->arg);
 	gort__recover_fn_returned(g);
 }

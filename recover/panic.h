@@ -6,6 +6,7 @@
 #define GORT_RECOVER_PANIC_H
 
 #include <setjmp.h>
+#include <stdio.h>
 
 #include "../runtime/rt.h"
 
@@ -58,6 +59,8 @@ int gort__backtrace(void **frames, int max, int skip);
 /* Print "  #i 0x... function+0xoff" lines (and file:line) for frames;
  * in_signal: from a signal handler (dladdr only). */
 void gort__print_frames(int fd, void *const *frames, int n, bool in_signal);
+/* The same to a stdio stream (never from a signal handler). */
+void gort__print_frames_file(FILE *f, void *const *frames, int n);
 
 
 #endif

@@ -20,6 +20,7 @@
  */
 #include <dlfcn.h>
 #include <execinfo.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -105,10 +106,28 @@ void gort__traceback_fini(void)
 #endif
 }
 
+/* Where frames go: a descriptor (dprintf: what the signal path can use)
+ * or a stdio stream (dumps). */
+struct wr {
+	int fd;
+	FILE *f;
+};
+
+__attribute__((format(printf, 2, 3))) static void wr_printf(const struct wr *w, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (w->f)
+		vfprintf(w->f, fmt, ap);
+	else
+		vdprintf(w->fd, fmt, ap);
+	va_end(ap);
+}
+
 #ifdef GORT_HAVE_LIBDW
 
 /* Print one frame with libdw; false if it knows nothing about pc. */
-static bool print_frame_dw(Dwfl *d, int fd, int i, void *ret, uintptr_t pc)
+static bool print_frame_dw(Dwfl *d, const struct wr *w, int i, void *ret, uintptr_t pc)
 {
 	Dwfl_Module *mod = d ? dwfl_addrmodule(d, pc) : NULL;
 	if (!mod)
@@ -118,21 +137,21 @@ static bool print_frame_dw(Dwfl *d, int fd, int i, void *ret, uintptr_t pc)
 	const char *name = dwfl_module_addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
 	const char *mname = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 	if (name)
-		dprintf(fd, "  #%d %p %s+0x%lx\n", i, ret, name, (unsigned long)off + 1);
+		wr_printf(w, "  #%d %p %s+0x%lx\n", i, ret, name, (unsigned long)off + 1);
 	else
-		dprintf(fd, "  #%d %p ?? (%s)\n", i, ret, mname ? mname : "?");
+		wr_printf(w, "  #%d %p ?? (%s)\n", i, ret, mname ? mname : "?");
 	Dwfl_Line *line = dwfl_module_getsrc(mod, pc);
 	int lineno = 0;
 	const char *file = line ? dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
 	if (file)
-		dprintf(fd, "        %s:%d\n", file, lineno);
+		wr_printf(w, "        %s:%d\n", file, lineno);
 	else if (mname)
-		dprintf(fd, "        (%s)\n", mname);
+		wr_printf(w, "        (%s)\n", mname);
 	return true;
 }
 #endif
 
-void gort__print_frames(int fd, void *const *frames, int n, bool in_signal)
+static void print_frames(const struct wr *w, void *const *frames, int n, bool in_signal)
 {
 #ifdef GORT_HAVE_LIBDW
 	/* not from a signal handler: libdw allocates, reads files, and needs
@@ -147,23 +166,35 @@ void gort__print_frames(int fd, void *const *frames, int n, bool in_signal)
 		/* a return address points after the call: look up pc-1 */
 		uintptr_t pc = (uintptr_t)frames[i] - 1;
 #ifdef GORT_HAVE_LIBDW
-		if (print_frame_dw(d, fd, i, frames[i], pc))
+		if (print_frame_dw(d, w, i, frames[i], pc))
 			continue;
 #endif
 		Dl_info di;
 		if (dladdr((void *)pc, &di) && di.dli_sname) {
-			dprintf(fd, "  #%d %p %s+0x%lx (%s)\n", i, frames[i], di.dli_sname,
-				(unsigned long)((char *)frames[i] - (char *)di.dli_saddr),
-				di.dli_fname ? di.dli_fname : "?");
+			wr_printf(w, "  #%d %p %s+0x%lx (%s)\n", i, frames[i], di.dli_sname,
+				  (unsigned long)((char *)frames[i] - (char *)di.dli_saddr),
+				  di.dli_fname ? di.dli_fname : "?");
 		} else if (dladdr((void *)pc, &di) && di.dli_fname) {
-			dprintf(fd, "  #%d %p ?? (%s+0x%lx)\n", i, frames[i], di.dli_fname,
-				(unsigned long)((char *)frames[i] - (char *)di.dli_fbase));
+			wr_printf(w, "  #%d %p ?? (%s+0x%lx)\n", i, frames[i], di.dli_fname,
+				  (unsigned long)((char *)frames[i] - (char *)di.dli_fbase));
 		} else {
-			dprintf(fd, "  #%d %p ??\n", i, frames[i]);
+			wr_printf(w, "  #%d %p ??\n", i, frames[i]);
 		}
 	}
 #ifdef GORT_HAVE_LIBDW
 	if (!in_signal)
 		dw_close();
 #endif
+}
+
+void gort__print_frames(int fd, void *const *frames, int n, bool in_signal)
+{
+	const struct wr w = {.fd = fd};
+	print_frames(&w, frames, n, in_signal);
+}
+
+void gort__print_frames_file(FILE *f, void *const *frames, int n)
+{
+	const struct wr w = {.fd = -1, .f = f};
+	print_frames(&w, frames, n, false);
 }

@@ -66,6 +66,7 @@ static bool parse_debug(const char *s, struct gort__config *out, const char *ori
 	char buf[256];
 	snprintf(buf, sizeof buf, "%s", s);
 	char *save = NULL;
+	bool good;
 	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(tok, '=');
 		const char *val = eq ? eq + 1 : "";
@@ -93,6 +94,8 @@ static bool parse_debug(const char *s, struct gort__config *out, const char *ori
 				fprintf(stderr, "gort: %s: sigpanic=%s: expected 0 or 1\n", origin, val);
 				ok = false;
 			}
+		} else if (gort__debug_parse(tok, val, &out->dbg, origin, &good)) {
+			ok = ok && good;
 		} else if (*tok) {
 			fprintf(stderr, "gort: %s: unknown option '%s' ignored\n", origin, tok);
 			ok = false;
@@ -109,6 +112,7 @@ int gort__config_resolve(const gort_config *cfg, struct gort__config *out)
 	out->stack_size = GORT_DEFAULT_STACK_SIZE;
 	out->guard = GORT__GUARD_AUTO;
 	out->sigpanic = false;
+	memset(&out->dbg, 0, sizeof out->dbg);
 
 	const char *e = getenv("GORT_PROCS");
 	if (e && *e) {

@@ -79,6 +79,15 @@ enum gort__wait_reason {
 };
 const char *gort__wait_reason_name(int r);
 
+/* Record what the running coroutine is about to wait on (dumps, leak
+ * check); call just before parking.  No-op on a plain thread. */
+#define gort__set_wait_obj(obj)                                  \
+	do {                                                     \
+		struct gort__g *g_ = gort__getg();               \
+		if (g_)                                          \
+			g_->wait_obj = (obj);                    \
+	} while (0)
+
 /* Relaxed counter bump for (r) fields: one owner writes, anyone reads. */
 #define GORT__BUMP(field) \
 	atomic_store_explicit(&(field), atomic_load_explicit(&(field), memory_order_relaxed) + 1, \
@@ -121,6 +130,13 @@ struct gort__g {
 	int wait_line;
 	const char *wait_file;
 	uint64_t wait_since;        /* gort__ticks() when it parked */
+	void *park_fp;              /* gort__park's frame: where a dump's backtrace
+				     * of the parked stack starts */
+	void *base_fp;              /* the frame below the coroutine's function
+				     * (recover/panic.c): where that backtrace ends */
+	const void *wait_obj;       /* what it waits on (channel, wait group, ...),
+				     * set by the primitive before it parks; only
+				     * meaningful with the reason it went with */
 
 	/* On the first G of a batch in a global list (run queue or free list;
 	 * guarded by that list's lock): the next batch, this batch's last G and
@@ -269,12 +285,13 @@ struct gort__sched {
 	struct gort__p *pidle;       /* (s) idle Ps */
 	_Atomic int32_t npidle;      /* (a) changed under (s); read lock-free seq_cst */
 	struct gort__m *midle;       /* (s) idle Ms */
-	int nmidle;                  /* (s) */
+	_Atomic int32_t nmidle;      /* (s) written under the lock; read racily by stats */
 	struct gort__m *allm;        /* (s) */
 	_Atomic int32_t mcount;      /* (a) Ms created */
 	/* Ms spinning for work (a): seq_cst, see the protocol in sched.c */
 	_Atomic int32_t nmspinning;
-	_Atomic uint64_t wakeups;    /* (a) relaxed counter */
+	_Atomic uint64_t wakeups;    /* (a) relaxed counter: idle Ms woken */
+	_Atomic uint64_t handoffs;   /* (a) relaxed counter: Ps handed to another M */
 
 	gort__lock gflock;           /* global free Gs */
 	struct gort__g *gfree;       /* (f) a stack of batches (batchnext) */
@@ -333,12 +350,45 @@ int64_t gort__new_id(struct gort__p *p);
 /* Call fn for every G descriptor ever allocated (dumps; shutdown). */
 void gort__allg_each(void (*fn)(struct gort__g *g, void *arg), void *arg);
 
+/* --- debug/ --- */
+enum gort__deadlock_mode {
+	GORT__DEADLOCK_DEFAULT = 0,
+	GORT__DEADLOCK_OFF,
+	GORT__DEADLOCK_REPORT,
+	GORT__DEADLOCK_ABORT
+};
+/* Debug options (GORT_DEBUG / gort_config.debug), parsed by debug.c. */
+struct gort__debug_cfg {
+	bool leakcheck;    /* leakcheck=1 */
+	bool dumpexit;     /* dumpexit=1 */
+	int dumpsig;       /* dumpsig=QUIT: the signal, 0 none */
+	int deadlock;      /* enum gort__deadlock_mode */
+	int schedtrace_ms; /* schedtrace=MS, 0 off */
+	bool scheddetail;  /* scheddetail=1 */
+};
+/* Parse one key=value; true if key is a debug/ key (then *ok says whether
+ * the value was good; a message went to stderr if not). */
+bool gort__debug_parse(const char *key, const char *val, struct gort__debug_cfg *cfg,
+		       const char *origin, bool *ok);
+/* Life-cycle hooks (debug.c, deadlock.c). */
+int gort__debug_start(const struct gort__debug_cfg *cfg, bool under_main);
+void gort__debug_stop(void);          /* before stopping is set */
+void gort__debug_main_returned(void); /* gort_main's function returned (leakcheck=1) */
+int gort__debug_main_exit_status(void); /* 1 if that leak check found leaks */
+extern _Atomic bool gort__dbg_main_done;
+/* Deadlock detector: an M is about to sleep without a P and without a
+ * timer: the deadline at which to confirm a deadlock, or 0. */
+int64_t gort__deadlock_idle_deadline(void);
+/* It slept until then: check again; report or abort. */
+void gort__deadlock_check(void);
+
 /* --- config.c --- */
 struct gort__config {
 	int procs;
 	size_t stack_size;
 	enum gort__guard_mode guard;
 	bool sigpanic; /* GORT_DEBUG=sigpanic=1 */
+	struct gort__debug_cfg dbg; /* runtime/debug/ keys */
 };
 int gort__config_resolve(const gort_config *cfg, struct gort__config *out);
 

@@ -486,11 +486,12 @@ static void startm(struct gort__p *p, bool spinning)
 		nm->nextp = p;
 		gort__lock_release(&gort__sched.lock);
 		atomic_fetch_add_explicit(&gort__sched.wakeups, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&gort__sched.handoffs, 1, memory_order_relaxed);
 		gort__note_wake(&nm->park);
 		return;
 	}
 	gort__lock_release(&gort__sched.lock);
-	atomic_fetch_add_explicit(&gort__sched.wakeups, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&gort__sched.handoffs, 1, memory_order_relaxed);
 	int rc = newm(p, spinning);
 	if (rc) {
 		/* Keep going on the Ms we have; the work stays queued for them. */
@@ -571,8 +572,15 @@ static void stopm(struct gort__m *m)
 		m->idle = true;
 		gort__lock_release(&gort__sched.lock);
 		int64_t deadline = timed ? gort__timers_earliest() : 0;
+		bool confirm = false; /* sleeping to confirm a deadlock */
+		if (!deadline && timed) {
+			deadline = gort__deadlock_idle_deadline();
+			confirm = deadline != 0;
+		}
 		bool woken = deadline ? gort__note_sleep_until(&m->park, deadline)
 				      : (gort__note_sleep(&m->park), true);
+		if (!woken && confirm)
+			gort__deadlock_check();
 		if (!woken) {
 			/* timed out: leave the idle list, unless someone just took
 			 * us off it to hand us a P (their wake is on its way) */
@@ -827,6 +835,7 @@ void gort__park(gort__unlock_fn unlock, void *arg, int reason, const char *file,
 	self->wait_file = file;
 	self->wait_line = line;
 	self->wait_since = gort__ticks();
+	self->park_fp = __builtin_frame_address(0);
 	atomic_store_explicit(&self->wait_reason, (uint8_t)reason, memory_order_relaxed);
 	GORT__BUMP(m->p->st.parks);
 	struct gort__g *next = next_local(m->p);
@@ -1072,6 +1081,7 @@ static void sched_reset(void)
 	atomic_store(&gort__sched.mcount, 0);
 	atomic_store(&gort__sched.nmspinning, 0);
 	atomic_store(&gort__sched.wakeups, 0);
+	atomic_store(&gort__sched.handoffs, 0);
 	gort__sched.gfree = NULL;
 	gort__sched.ngfree = 0;
 	gort__sched.nprocs = 0;
@@ -1090,7 +1100,7 @@ static void free_ps(int n)
 	gort__sched.allp = NULL;
 }
 
-int gort_start(const gort_config *cfg)
+static int start(const gort_config *cfg, bool under_main)
 {
 	struct gort__config c;
 	if (gort__getg())
@@ -1145,12 +1155,19 @@ int gort_start(const gort_config *cfg)
 		rc = -trc;
 		goto out_stacks;
 	}
+	if (gort__debug_start(&c.dbg, under_main) != 0)
+		fprintf(stderr, "gort: cannot start the monitor thread: no schedtrace, no dump signal\n");
 	goto out;
 out_stacks:
 	gort__stack_fini();
 out:
 	pthread_mutex_unlock(&lifecycle);
 	return rc;
+}
+
+int gort_start(const gort_config *cfg)
+{
+	return start(cfg, false);
 }
 
 int gort_stop(void)
@@ -1162,6 +1179,7 @@ int gort_stop(void)
 		pthread_mutex_unlock(&lifecycle);
 		return -ESRCH;
 	}
+	gort__debug_stop();
 	atomic_store(&gort__sched.stopping, true);
 	/* Let plain-thread calls that entered before stopping was set finish
 	 * (gort__plain_enter; Dekker with its seq_cst pair). */
@@ -1218,6 +1236,7 @@ static void main_tramp(void *arg)
 {
 	struct main_call *mc = arg;
 	mc->ret = mc->fn(mc->arg);
+	atomic_store(&gort__dbg_main_done, true);
 	gort__note_wake(&mc->done);
 }
 
@@ -1225,7 +1244,7 @@ int gort_main_cfg(const gort_config *cfg, int (*fn)(void *), void *arg)
 {
 	if (!fn)
 		return -EINVAL;
-	int rc = gort_start(cfg);
+	int rc = start(cfg, true);
 	if (rc)
 		return rc;
 	struct main_call mc = {.fn = fn, .arg = arg};
@@ -1236,7 +1255,10 @@ int gort_main_cfg(const gort_config *cfg, int (*fn)(void *), void *arg)
 		return (int)id;
 	}
 	gort__note_sleep(&mc.done);
+	gort__debug_main_returned();
 	gort_stop();
+	if (gort__debug_main_exit_status())
+		exit(1); /* leakcheck=1 found leaks (it said so) */
 	return mc.ret;
 }
 
@@ -1280,6 +1302,8 @@ static void global_stats(gort_stats *o)
 	o->idle_procs = atomic_load(&gort__sched.npidle);
 	o->spinning = atomic_load(&gort__sched.nmspinning);
 	o->wakeups = atomic_load_explicit(&gort__sched.wakeups, memory_order_relaxed);
+	o->handoffs = atomic_load_explicit(&gort__sched.handoffs, memory_order_relaxed);
+	o->idle_threads = atomic_load_explicit(&gort__sched.nmidle, memory_order_relaxed);
 }
 
 int gort_stats_read(gort_stats *out)

@@ -38,6 +38,12 @@ struct wg_impl {
 };
 
 static_assert(sizeof(struct wg_impl) <= sizeof(gort_wg), "gort_wg too small");
+
+int64_t gort__wg_counter(const void *wg)
+{
+	const struct wg_impl *w = wg;
+	return (int32_t)(atomic_load_explicit(&((struct wg_impl *)(uintptr_t)w)->state, memory_order_acquire) >> 32);
+}
 static_assert(_Alignof(struct wg_impl) <= _Alignof(gort_wg), "gort_wg under-aligned");
 
 void gort_wg_add(gort_wg *wg, int64_t delta)
@@ -80,6 +86,7 @@ void gort_wg_wait_at(gort_wg *wg, const char *file, int line)
 							  memory_order_acq_rel, memory_order_acquire))
 			break;
 	}
+	gort__set_wait_obj(wg);
 	gort__sema_acquire(&w->sema, GORT__WR_WAITGROUP, file, line);
 }
 
@@ -97,6 +104,7 @@ int gort_wg_wait_ctx_at(gort_ctx *ctx, gort_wg *wg, const char *file, int line)
 							  memory_order_acq_rel, memory_order_acquire))
 			break;
 	}
+	gort__set_wait_obj(wg);
 	err = gort__sema_acquire_ctx(&w->sema, ctx, GORT__WR_WAITGROUP, file, line);
 	if (!err)
 		return 0;
