@@ -158,13 +158,22 @@ $(BUILD)/bench/gort_bench: bench/gort_bench.c include/gort.h $(wildcard include/
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libgort.a $(LIBS) $(LDFLAGS)
 
+# The same benchmark against a library built without debug information
+# (counters, sites, wait records): the *-nodebug rows, which price them.
+$(BUILD)/nodebug/libgort.a: $(SRCS) $(wildcard include/*.h include/gort/*.h runtime/*.h runtime/*/*.h recover/*.h channel/*.h context/*.h) Makefile
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/nodebug CFLAGS='$(CFLAGS) -DGORT_NO_DEBUG_INFO' $(BUILD)/nodebug/libgort.a
+
+$(BUILD)/bench/gort_nodebug_bench: bench/gort_bench.c include/gort.h $(wildcard include/gort/*.h) $(BUILD)/nodebug/libgort.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -DGORT_BENCH_SUFFIX='"-nodebug"' -o $@ $< $(BUILD)/nodebug/libgort.a $(LIBS) $(LDFLAGS)
+
 $(BUILD)/bench/go_bench: $(wildcard bench/go/*.go bench/go/go.mod)
 	@mkdir -p $(dir $@)
 	cd bench/go && GOCACHE=$(abspath $(BUILD))/gocache GOPATH=$(abspath $(BUILD))/gopath \
 		GOPROXY=off GOFLAGS=-mod=mod GO111MODULE=on go build -buildvcs=false -o $(abspath $@) .
 
 bench: deps
-	@$(MAKE) --no-print-directory $(BUILD)/bench/gort_bench $(BUILD)/bench/go_bench
+	@$(MAKE) --no-print-directory $(BUILD)/bench/gort_bench $(BUILD)/bench/gort_nodebug_bench $(BUILD)/bench/go_bench
 	BENCH='$(BENCH)' PROCS='$(PROCS)' RUNS='$(RUNS)' sh bench/run.sh $(BUILD)/bench
 
 # ---- install ----

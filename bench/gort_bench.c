@@ -71,10 +71,16 @@ enum {
 
 static int g_procs;
 
+/* The same program built against a library without debug information
+ * (-DGORT_NO_DEBUG_INFO) names its rows <bench>-nodebug. */
+#ifndef GORT_BENCH_SUFFIX
+#define GORT_BENCH_SUFFIX ""
+#endif
+
 static void result(const char *bench, const char *metric, const char *value, const char *unit)
 {
-	printf("RESULT bench=%s impl=gort procs=%d metric=%s value=%s unit=%s\n", bench, g_procs,
-	       metric, value, unit);
+	printf("RESULT bench=%s%s impl=gort procs=%d metric=%s value=%s unit=%s\n", bench,
+	       GORT_BENCH_SUFFIX, g_procs, metric, value, unit);
 }
 
 static void result_f(const char *bench, const char *metric, double v, int prec, const char *unit)
@@ -666,6 +672,19 @@ static int run_parked(const char *name, int count)
 	gort_sleep((int64_t)PARKED_SETTLE_MS * 1000000);
 	long rss1 = peak_rss_kib();
 	int64_t live = gort_num_coroutines();
+	/* the grouped dump (one entry of `count`), written to /dev/null */
+	FILE *null = fopen("/dev/null", "w");
+	if (!null)
+		return oom();
+	int64_t td = now_ns();
+	int64_t dumped = gort_dump_file(null, GORT_DUMP_GROUPED);
+	int64_t dump = now_ns() - td;
+	fclose(null);
+	if (dumped < count) {
+		fprintf(stderr, "gort_bench: %s: the dump wrote %" PRId64 " of %d coroutines\n", name,
+			dumped, count);
+		return 1;
+	}
 	int64_t t1 = now_ns();
 	gort_chan_close(pk.c);
 	gort_wg_wait(&pk.exited);
@@ -679,6 +698,7 @@ static int run_parked(const char *name, int count)
 	result_f(name, "rss_per_coroutine", (double)(rss1 - rss0) * 1024.0 / count, 1, "B");
 	result_f(name, "park_ms", (double)park / 1e6, 3, "ms");
 	result_f(name, "exit_ms", (double)el / 1e6, 3, "ms");
+	result_f(name, "grouped_dump_ms", (double)dump / 1e6, 3, "ms");
 	return 0;
 }
 

@@ -14,6 +14,9 @@
 #   LOOPS   the steal task's spin loop count (default: `gort_bench calibrate`,
 #           run once, the same count for every run of both impls)
 #   BENCH_TIMEOUT  seconds before a run is killed (default 600)
+# A workload named <w>-nodebug runs <w> with gort_nodebug_bench (gort built
+# without counters, sites and wait records; no Go peer): its ratio column
+# is gort(<w>) / gort(<w>-nodebug), the price of the debug information.
 # Output: progress on stderr; on stdout one RESULT line per
 # (bench, impl, procs, metric), the median of the runs, then a table.  The raw
 # RESULT lines of every run go to <builddir>/raw.txt, the stdout summary to
@@ -26,7 +29,7 @@ set -u
 # and only if PROCS lists n)
 WORKLOADS="spawn:all yield:1 yield-fp:1 steal:all idle:all protect:1 panic-recover:1
 	pingpong:all chanmpmc:all fib:all skynet:all select:all parked:2 parked_1m:2 timers:all
-	mutex:all ctxcancel:all rwmutex:all semaphore:all"
+	mutex:all ctxcancel:all rwmutex:all semaphore:all pingpong-nodebug:all spawn-nodebug:all"
 
 die() {
 	echo "run.sh: $*" >&2
@@ -106,7 +109,10 @@ run_one() {
 	b=$1 impl=$2 p=$3 r=$4
 	shift 4
 	echo "[bench] $b procs=$p impl=$impl run $r/$RUNS" >&2
-	$TIMEOUT_CMD "$builddir/${impl}_bench" "$b" "$p" "$@" >"$TMP/out" 2>"$TMP/err"
+	exe=$builddir/${impl}_bench
+	arg=$b
+	case $b in *-nodebug) exe=$builddir/gort_nodebug_bench arg=${b%-nodebug} ;; esac
+	$TIMEOUT_CMD "$exe" "$arg" "$p" "$@" >"$TMP/out" 2>"$TMP/err"
 	rc=$?
 	awk '/^RESULT /' "$TMP/out" >"$TMP/res"
 	echo "# $b impl=$impl procs=$p run=$r rc=$rc" >>"$RAW"
@@ -166,6 +172,7 @@ for w in $WORKLOADS; do
 		r=1
 		while [ "$r" -le "$RUNS" ]; do
 			for impl in $IMPLS; do
+				case $b:$impl in *-nodebug:go) continue ;; esac
 				run_one "$b" "$impl" "$p" "$r" "$@"
 			done
 			r=$((r + 1))
@@ -293,6 +300,11 @@ END {
 				ratio = "-"
 				if ((kg in med) && (ko in med) && med[ko] != 0)
 					ratio = ratiofmt(med[kg] / med[ko])
+				if (b ~ /-nodebug$/) {
+					kb = substr(b, 1, length(b) - 8) SUBSEP "gort" SUBSEP p SUBSEP m
+					if ((kg in med) && (kb in med) && med[kg] != 0)
+						ratio = ratiofmt(med[kb] / med[kg]) " (on/off)"
+				}
 				addrow(b, m, unit[b, m], p, cellfor(b, "gort", p, m), cellfor(b, "go", p, m), ratio)
 			}
 		}

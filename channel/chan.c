@@ -247,7 +247,7 @@ GORT__INLINE int chan_send(struct gort_chan *c, const void *elem, bool block, co
 	struct gort__sudog me;
 	sudog_init(&me, (void *)elem);
 	gort__sudogq_push(&c->sendq, &me);
-	if (me.own.g)
+	if (GORT__DEBUG_INFO && me.own.g)
 		me.own.g->wait_obj = c;
 	gort__waiter_block(&me.own, &c->lock, GORT__WR_CHAN_SEND, file, line);
 	bool ok = me.success; /* c may be gone by now: not touched again */
@@ -295,7 +295,7 @@ GORT__INLINE int chan_recv(struct gort_chan *c, void *elem, bool *okp, bool bloc
 	struct gort__sudog me;
 	sudog_init(&me, elem);
 	gort__sudogq_push(&c->recvq, &me);
-	if (me.own.g)
+	if (GORT__DEBUG_INFO && me.own.g)
 		me.own.g->wait_obj = c;
 	gort__waiter_block(&me.own, &c->lock, GORT__WR_CHAN_RECV, file, line);
 	if (okp)

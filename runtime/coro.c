@@ -210,8 +210,12 @@ gort_id gort_go_opts(void (*fn)(void *), void *arg, const gort_spawn_opts *opts,
 	g->parent_id = self ? self->id : 0;
 	g->fn = fn;
 	g->arg = arg;
+#if GORT__DEBUG_INFO
 	g->spawn_file = file;
 	g->spawn_line = line;
+#else
+	(void)file, (void)line;
+#endif
 	g->stack_req = ss;
 	if (opts && opts->name) {
 		strncpy(g->name, opts->name, GORT_NAME_MAX - 1);

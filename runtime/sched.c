@@ -706,8 +706,11 @@ static struct gort__m *sw_finish(gort__xfer t)
 		gort__timers_run(m->p, gort__nanotime());
 	/* Now and then every P's: one whose M is stuck in a long call (or
 	 * whose idle M has not woken yet) still gets its timers run. */
-	if (gort__unlikely(m->p->schedtick % GLOBAL_POLL == 0) && gort__sched.nprocs > 1)
-		run_all_timers();
+	if (gort__unlikely(m->p->schedtick % GLOBAL_POLL == 0)) {
+		m->p->clock = gort__ticks();
+		if (gort__sched.nprocs > 1)
+			run_all_timers();
+	}
 	/* A busy runtime gives freed stacks' pages back too, paced (stack.c). */
 	if (gort__unlikely((m->p->schedtick & (SCAVENGE_EVERY - 1)) == 0))
 		gort__stack_scavenge(SCAVENGE_PACED);
@@ -832,10 +835,14 @@ void gort__park(gort__unlock_fn unlock, void *arg, int reason, const char *file,
 	struct gort__g *self = m ? m->curg : NULL;
 	if (!self)
 		gort__fatal("gort__park outside a coroutine");
+#if GORT__DEBUG_INFO
 	self->wait_file = file;
 	self->wait_line = line;
-	self->wait_since = gort__ticks();
+	self->wait_since = m->p->clock; /* not gort__ticks(): 4% of a ping-pong */
 	self->park_fp = __builtin_frame_address(0);
+#else
+	(void)file, (void)line;
+#endif
 	atomic_store_explicit(&self->wait_reason, (uint8_t)reason, memory_order_relaxed);
 	GORT__BUMP(m->p->st.parks);
 	struct gort__g *next = next_local(m->p);
@@ -965,6 +972,7 @@ top:
 		return NULL;
 	struct gort__p *p = m->p;
 	p->schedtick++;
+	p->clock = gort__ticks();
 	run_all_timers();
 	if (p->schedtick % GLOBAL_POLL == 0 && (g = globrunq_get(p, 1)))
 		return g;
@@ -1278,9 +1286,9 @@ int gort_current_proc(void)
 /* Counters                                                            */
 /* ------------------------------------------------------------------ */
 
-static void add_pstats(gort_stats *o, struct gort__p *p)
+GORT__NO_TSAN static void add_pstats(gort_stats *o, struct gort__p *p)
 {
-#define RD(f) o->f += atomic_load_explicit(&p->st.f, memory_order_relaxed)
+#define RD(f) o->f += gort__stat_read(p->st.f)
 	RD(spawns);
 	RD(exits);
 	RD(runs);

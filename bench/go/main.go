@@ -17,8 +17,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"sync"
@@ -464,6 +466,12 @@ func benchParked(name string, count int) error {
 	time.Sleep(parkedSettle)
 	rss1 := peakRSSKiB()
 	live := runtime.NumGoroutine()
+	// the goroutine profile at debug=1 (grouped by stack), to io.Discard
+	td := time.Now()
+	if err := pprof.Lookup("goroutine").WriteTo(io.Discard, 1); err != nil {
+		return err
+	}
+	dump := time.Since(td)
 	t1 := time.Now()
 	close(c)
 	exited.Wait()
@@ -474,6 +482,7 @@ func benchParked(name string, count int) error {
 	result(name, "rss_per_coroutine", fmtFloat(float64(rss1-rss0)*1024/float64(count), 1), "B")
 	result(name, "park_ms", fmtFloat(float64(park.Nanoseconds())/1e6, 3), "ms")
 	result(name, "exit_ms", fmtFloat(float64(el.Nanoseconds())/1e6, 3), "ms")
+	result(name, "grouped_dump_ms", fmtFloat(float64(dump.Nanoseconds())/1e6, 3), "ms")
 	return nil
 }
 
