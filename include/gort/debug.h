@@ -175,16 +175,18 @@ GORT_API int64_t gort_leakcheck(const gort_leak_opts *opts);
 /* ------------------------------------------------------------------------ */
 
 /*
- * Call fn(live, ctx) from the runtime's monitor thread when the number of
- * live coroutines is above threshold (the article's checkGoroutineLeak),
- * checked every interval_ns (0: 1 s), at most once per interval.  fn runs
- * on a plain thread: it may call gort_dump (a grouped dump is what one
- * wants), not block for long.  threshold <= 0 or fn NULL turns the
- * watchdog off.  Returns 0, -ESRCH (not running) or -EAGAIN (the monitor
- * thread could not be started).
+ * Call fn(live, dump, ctx) from the runtime's monitor thread when the
+ * number of live coroutines is above threshold (the article's
+ * checkGoroutineLeak), checked every interval_ns (0: 1 s), at most once
+ * per interval.  dump is the grouped dump (GORT_DUMP_GROUPED) taken then,
+ * NUL-terminated, valid during the call (NULL if memory was short).  fn
+ * runs on a plain thread; it should not block for long.  threshold <= 0
+ * or fn NULL turns the watchdog off.  Returns 0, -ESRCH (not running) or
+ * -EAGAIN (the monitor thread could not be started).
  */
-GORT_API int gort_watchdog_set(int64_t threshold, int64_t interval_ns,
-			       void (*fn)(int64_t live, void *ctx), void *ctx);
+typedef void (*gort_watchdog_fn)(int64_t live, const char *dump, void *ctx);
+GORT_API int gort_watchdog_set(int64_t threshold, int64_t interval_ns, gort_watchdog_fn fn,
+			       void *ctx);
 
 #ifdef __cplusplus
 }

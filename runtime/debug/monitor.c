@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -35,7 +36,7 @@ static int pipe_fd[2] = {-1, -1};    /* (mon_lock) set while started; the
 static int64_t start_ns;             /* (i) while started */
 /* the watchdog (mon_lock) */
 static int64_t wd_threshold, wd_interval;
-static void (*wd_fn)(int64_t live, void *ctx);
+static gort_watchdog_fn wd_fn;
 static void *wd_ctx;
 static struct sigaction old_action;  /* (mon_lock) the dump signal's, to restore */
 static bool sig_installed;           /* (mon_lock) */
@@ -111,6 +112,20 @@ __attribute__((no_sanitize("thread"))) static void sched_trace(void)
 	gort__lock_release(&gort__sched.lock);
 }
 
+/* The watchdog tripped: hand fn the grouped dump as text. */
+static void watchdog_fire(gort_watchdog_fn fn, int64_t live, void *ctx)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (f) {
+		gort_dump_file(f, GORT_DUMP_GROUPED);
+		fclose(f);
+	}
+	fn(live, text, ctx);
+	free(text);
+}
+
 /* ------------------------------------------------------------------ */
 /* The thread                                                          */
 /* ------------------------------------------------------------------ */
@@ -161,13 +176,13 @@ static void *monitor_main(void *arg)
 		if (next_watch && now >= next_watch) {
 			next_watch = now + interval;
 			gort__lock_acquire(&mon_lock);
-			void (*fn)(int64_t, void *) = wd_fn;
+			gort_watchdog_fn fn = wd_fn;
 			void *ctx = wd_ctx;
 			int64_t threshold = wd_threshold;
 			gort__lock_release(&mon_lock);
 			int64_t live = gort_num_coroutines();
 			if (fn && live > threshold)
-				fn(live, ctx);
+				watchdog_fire(fn, live, ctx);
 		}
 	}
 }
@@ -226,8 +241,7 @@ void gort__monitor_stop(void)
 	gort__lock_release(&mon_lock);
 }
 
-int gort_watchdog_set(int64_t threshold, int64_t interval_ns, void (*fn)(int64_t live, void *ctx),
-		      void *ctx)
+int gort_watchdog_set(int64_t threshold, int64_t interval_ns, gort_watchdog_fn fn, void *ctx)
 {
 	if (!gort_running())
 		return -ESRCH;
