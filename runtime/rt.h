@@ -115,13 +115,9 @@ const char *gort__wait_reason_name(int r);
 #endif
 /* Read an (r) counter from any thread: a single aligned 64-bit load (not
  * torn on the 64-bit targets gort supports); functions that do this are
- * GORT__NO_TSAN, since the race with the owner's increment is the design. */
+ * GORT__NO_TSAN (sys.h), since the race with the owner's increment is the
+ * design. */
 #define gort__stat_read(field) (*(volatile const uint64_t *)&(field))
-#ifdef GORT__TSAN
-#define GORT__NO_TSAN __attribute__((no_sanitize("thread")))
-#else
-#define GORT__NO_TSAN
-#endif
 
 struct gort__m;
 struct gort__p;

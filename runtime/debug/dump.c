@@ -26,7 +26,7 @@
 #include "../../recover/panic.h"
 #include "debug.h"
 
-#define GORT__NO_SAN __attribute__((no_sanitize("thread", "address")))
+#define GORT__NO_SAN GORT__NO_TSAN GORT__NO_ASAN
 #define BT_MAX 32
 
 const char *gort_wait_reason_name(gort_wait_reason r)

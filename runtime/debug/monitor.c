@@ -72,7 +72,7 @@ static uint32_t runq_len(struct gort__p *p)
 	return n + (atomic_load_explicit(&p->runnext, memory_order_relaxed) != NULL);
 }
 
-__attribute__((no_sanitize("thread"))) static void sched_trace(void)
+GORT__NO_TSAN static void sched_trace(void)
 {
 	gort_stats st;
 	if (gort_stats_read(&st) != 0)
