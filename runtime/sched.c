@@ -840,6 +840,7 @@ void gort__park(gort__unlock_fn unlock, void *arg, int reason, const char *file,
 	self->wait_line = line;
 	self->wait_since = m->p->clock; /* not gort__ticks(): 4% of a ping-pong */
 	self->park_fp = __builtin_frame_address(0);
+	self->parkseq++;
 #else
 	(void)file, (void)line;
 #endif
@@ -1150,6 +1151,9 @@ static int start(const gort_config *cfg, bool under_main)
 		pidleput(gort__sched.allp[i]);
 	atomic_fetch_add(&gort__sched.run_id, 1);
 	atomic_store(&gort__sched.running, true);
+	/* the debug options, before any M reads them */
+	if (gort__debug_start(&c.dbg, under_main) != 0)
+		fprintf(stderr, "gort: cannot start the monitor thread: no schedtrace, no dump signal\n");
 
 	/* The first M, created now so that a missing thread is an error here
 	 * rather than a hang later.  It finds nothing and goes idle. */
@@ -1163,8 +1167,6 @@ static int start(const gort_config *cfg, bool under_main)
 		rc = -trc;
 		goto out_stacks;
 	}
-	if (gort__debug_start(&c.dbg, under_main) != 0)
-		fprintf(stderr, "gort: cannot start the monitor thread: no schedtrace, no dump signal\n");
 	goto out;
 out_stacks:
 	gort__stack_fini();
@@ -1214,6 +1216,7 @@ int gort_stop(void)
 		all = n;
 	}
 	gort__coro_fini();
+	gort__lost_ctx_reset();
 	free_ps(gort__sched.nprocs);
 	gort__stack_fini();
 	gort__traceback_fini();

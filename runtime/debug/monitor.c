@@ -160,8 +160,8 @@ static void *monitor_main(void *arg)
 				if (buf[i] == 'q')
 					return NULL;
 				if (buf[i] == 's') {
-					fprintf(stderr, "gort: dump on signal %d (GORT_DEBUG=dumpsig):\n\n",
-						gort__dbg.dumpsig);
+					fprintf(stderr, "gort: dump on SIG%s (GORT_DEBUG=dumpsig):\n\n",
+						sigabbrev_np(gort__dbg.dumpsig));
 					gort_dump_file(stderr, GORT_DUMP_GROUPED);
 				}
 			}
