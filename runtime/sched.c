@@ -1260,7 +1260,8 @@ int gort_main_cfg(const gort_config *cfg, int (*fn)(void *), void *arg)
 		return rc;
 	struct main_call mc = {.fn = fn, .arg = arg};
 	gort__note_clear(&mc.done);
-	gort_id id = gort_go_with(main_tramp, &mc, .name = "main");
+	/* its site: "gort_main" with no line (dumps say "created by gort_main") */
+	gort_id id = gort_go_opts(main_tramp, &mc, &(const gort_spawn_opts){.name = "main"}, "gort_main", 0);
 	if (id < 0) {
 		gort_stop();
 		return (int)id;

@@ -271,7 +271,9 @@ static void print_one(FILE *f, const struct gort__gsnap *s, unsigned flags)
 		fprintf(f, "\tblocked at %s:%d\n", s->wait_file, s->wait_line);
 	if (!(flags & GORT_DUMP_NO_BACKTRACE))
 		print_backtrace(f, s);
-	if (s->parent_id)
+	if (s->spawn_line == 0 && s->spawn_file)
+		fprintf(f, "created by %s\n\n", s->spawn_file); /* gort_main */
+	else if (s->parent_id)
 		fprintf(f, "created by coroutine %lld at %s:%d\n\n", (long long)s->parent_id,
 			s->spawn_file ? s->spawn_file : "?", s->spawn_line);
 	else
@@ -395,7 +397,10 @@ static void print_group(FILE *f, const struct group *g, unsigned flags)
 		fprintf(f, "\tblocked at %s:%d\n", s->wait_file, s->wait_line);
 	if (!(flags & GORT_DUMP_NO_BACKTRACE))
 		print_backtrace(f, s);
-	fprintf(f, "created at %s:%d\n\n", s->spawn_file ? s->spawn_file : "?", s->spawn_line);
+	if (s->spawn_line == 0 && s->spawn_file)
+		fprintf(f, "created by %s\n\n", s->spawn_file);
+	else
+		fprintf(f, "created at %s:%d\n\n", s->spawn_file ? s->spawn_file : "?", s->spawn_line);
 }
 
 int64_t gort__dump_snaps(FILE *f, struct gort__gsnap *s, int64_t n, unsigned flags)
