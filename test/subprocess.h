@@ -9,8 +9,7 @@
  *   assert_exit_ok(&r);
  *   assert_has(&r, out, "a line it prints\n");
  *
- * Used by test_leaks.c; test_examples.c has the same helper inline (its
- * run_example) and may move to this one.
+ * Used by test_leaks.c and test_examples.c.
  */
 #ifndef GORT_TEST_SUBPROCESS_H
 #define GORT_TEST_SUBPROCESS_H

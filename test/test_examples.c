@@ -20,23 +20,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-struct example_run {
-	const char *name;
-	int status;       /* from waitpid */
-	char out[65536];  /* stdout, NUL-terminated (cut if longer) */
-	char err[65536];  /* stderr, likewise */
-	char what[128];   /* the status in words */
-};
+#include "subprocess.h"
 
-static void slurp(FILE *f, char *buf, size_t size)
-{
-	rewind(f);
-	size_t n = fread(buf, 1, size - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-}
+#define example_run subprocess_run
 
-/* Run $GORT_EXAMPLES_DIR/<name> with no arguments; fill *r. */
+/* Run $GORT_EXAMPLES_DIR/<name> with no arguments; fill *r.  A hung
+ * example dies by SIGALRM before the test's .timeout. */
 static void run_example(const char *name, struct example_run *r)
 {
 	const char *dir = getenv("GORT_EXAMPLES_DIR");
@@ -45,64 +34,9 @@ static void run_example(const char *name, struct example_run *r)
 	char path[4096];
 	int n = snprintf(path, sizeof path, "%s/%s", dir, name);
 	cr_assert(n > 0 && (size_t)n < sizeof path, "path too long");
-	cr_assert_eq(access(path, X_OK), 0, "%s: %s (make run-examples builds it)", path,
-		     strerror(errno));
-
-	FILE *out = tmpfile(), *err = tmpfile();
-	cr_assert(out != NULL && err != NULL, "tmpfile: %s", strerror(errno));
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		if (dup2(fileno(out), 1) < 0 || dup2(fileno(err), 2) < 0)
-			_exit(120);
-		/* an example that aborts leaves no core file behind */
-		struct rlimit no_core = {0, 0};
-		setrlimit(RLIMIT_CORE, &no_core);
-		/* the examples take no GORT_ setting from the test's caller */
-		unsetenv("GORT_PROCS");
-		unsetenv("GORT_STACK_SIZE");
-		unsetenv("GORT_DEBUG");
-		alarm(25); /* kept across exec: a hung example dies before .timeout */
-		execl(path, name, (char *)NULL);
-		_exit(127);
-	}
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		cr_assert_eq(errno, EINTR, "waitpid: %s", strerror(errno));
-	r->name = name;
-	r->status = st;
-	slurp(out, r->out, sizeof r->out);
-	slurp(err, r->err, sizeof r->err);
-	if (WIFEXITED(st))
-		snprintf(r->what, sizeof r->what, "exited with %d", WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		snprintf(r->what, sizeof r->what, "was killed by signal %d (%s)", WTERMSIG(st),
-			 strsignal(WTERMSIG(st)));
-	else
-		snprintf(r->what, sizeof r->what, "ended with status 0x%x", st);
+	char *argv[] = {(char *)name, NULL};
+	subprocess_run(path, argv, 25, r);
 }
-
-#define assert_exit_ok(r)                                                                  \
-	cr_assert(WIFEXITED((r)->status) && WEXITSTATUS((r)->status) == 0,                 \
-		  "%s should exit 0 but %s\nstdout:\n%s\nstderr:\n%s", (r)->name, (r)->what, \
-		  (r)->out, (r)->err)
-
-#define assert_aborted(r)                                                                  \
-	cr_assert(WIFSIGNALED((r)->status) && WTERMSIG((r)->status) == SIGABRT,            \
-		  "%s should die by SIGABRT but %s\nstdout:\n%s\nstderr:\n%s", (r)->name,    \
-		  (r)->what, (r)->out, (r)->err)
-
-#define assert_has(r, stream, text)                                                        \
-	cr_assert(strstr((r)->stream, (text)) != NULL,                                     \
-		  "%s: " #stream " lacks \"%s\"\nstdout:\n%s\nstderr:\n%s", (r)->name, (text), \
-		  (r)->out, (r)->err)
-
-#define assert_lacks(r, stream, text)                                                      \
-	cr_assert(strstr((r)->stream, (text)) == NULL,                                     \
-		  "%s: " #stream " has \"%s\"\nstdout:\n%s\nstderr:\n%s", (r)->name, (text),  \
-		  (r)->out, (r)->err)
 
 /* Occurrences of text in s. */
 static int count_of(const char *s, const char *text)

@@ -171,16 +171,24 @@ struct gort__gsnap *gort__gsnap_all(int64_t *n)
 	return sp.s;
 }
 
-int gort_coroutine_counts_read(gort_coroutine_counts *out)
+/* The start of the public readers: 0 and a snapshot, or an error. */
+static int snapshot(const void *out, struct gort__gsnap **s, int64_t *n)
 {
 	if (!out)
 		return -EINVAL;
 	if (!gort_running())
 		return -ESRCH;
+	*s = gort__gsnap_all(n);
+	return *n < 0 ? -ENOMEM : 0;
+}
+
+int gort_coroutine_counts_read(gort_coroutine_counts *out)
+{
 	int64_t n;
-	struct gort__gsnap *s = gort__gsnap_all(&n);
-	if (n < 0)
-		return -ENOMEM;
+	struct gort__gsnap *s;
+	int rc = snapshot(out, &s, &n);
+	if (rc)
+		return rc;
 	memset(out, 0, sizeof *out);
 	for (int64_t i = 0; i < n; i++) {
 		out->live++;
@@ -428,14 +436,11 @@ static int by_id(const void *a, const void *b)
 
 int64_t gort_dump_file(FILE *f, unsigned flags)
 {
-	if (!f)
-		return -EINVAL;
-	if (!gort_running())
-		return -ESRCH;
 	int64_t n;
-	struct gort__gsnap *s = gort__gsnap_all(&n);
-	if (n < 0)
-		return -ENOMEM;
+	struct gort__gsnap *s;
+	int rc = snapshot(f, &s, &n);
+	if (rc)
+		return rc;
 	if (!(flags & GORT_DUMP_GROUPED) && n > 1)
 		qsort(s, (size_t)n, sizeof *s, by_id);
 	int64_t r = gort__dump_snaps(f, s, n, flags);
