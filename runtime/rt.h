@@ -223,8 +223,9 @@ struct gort__p {
 
 	/* owner-only (o) */
 	uint32_t schedtick;          /* schedules since start, for the 1-in-61 global poll */
-	uint64_t clock;              /* gort__ticks() at the last findrunnable or 61st
-				      * schedule: the cheap "since when" of a park */
+	uint64_t clock;              /* gort__ticks() at the last findrunnable, switch
+				      * from g0 or 61st schedule: the cheap "since
+				      * when" of a park */
 	uint64_t rand;               /* xorshift state */
 	struct gort__g *gfree;       /* free G descriptors */
 	int ngfree;

@@ -1031,6 +1031,7 @@ top:
 static void execute(struct gort__m *m, struct gort__g *g)
 {
 	GORT__BUMP(m->p->st.switches);
+	m->p->clock = gort__ticks(); /* not the hot path: g0 to a coroutine */
 	run_prepare(m, g);
 	m->sw.m = m;
 	m->sw.prev = NULL;

@@ -159,8 +159,8 @@ GORT__NO_SAN static void snap_one(struct gort__g *g, void *arg)
 
 struct gort__gsnap *gort__gsnap_all(int64_t *n)
 {
+	gort__ticks_to_ns(0); /* calibrate first, outside the walk */
 	struct snapper sp = {.now = gort__ticks()};
-	gort__ticks_to_ns(0); /* calibrate outside the walk */
 	gort__allg_each(snap_one, &sp);
 	if (sp.oom) {
 		free(sp.s);
