@@ -19,7 +19,8 @@
  * closed (and its number reused) under a call still in its system call.
  *
  * errno: every call leaves the caller's errno as it found it (errors are
- * returned).
+ * returned), and reads errno only in the out-of-line x_ wrappers (see
+ * there: a call may resume on another thread).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,9 +42,82 @@ struct gort_fd {
 	struct gort__pd pd;
 };
 
+/*
+ * The system calls of code that may park (and so resume on another M).
+ * errno is thread-local and __errno_location() is a const function, so
+ * the compiler may keep its address, the old thread's, across a switch:
+ * reading errno after a park can read another thread's.  So errno is only
+ * ever read inside these (out of line: nothing of them is hoisted), which
+ * return the result or -errno and leave errno as they found it.
+ */
+#define X_CALL(type, call)              \
+	do {                            \
+		int e_ = errno;         \
+		type r_ = (call);       \
+		if (r_ < 0)             \
+			r_ = -errno;    \
+		errno = e_;             \
+		return r_;              \
+	} while (0)
+
+__attribute__((noinline)) static ssize_t x_read(int fd, void *b, size_t n)
+{
+	X_CALL(ssize_t, read(fd, b, n));
+}
+
+__attribute__((noinline)) static ssize_t x_write(int fd, const void *b, size_t n)
+{
+	X_CALL(ssize_t, write(fd, b, n));
+}
+
+__attribute__((noinline)) static int x_accept(int fd, struct sockaddr *a, socklen_t *l)
+{
+	X_CALL(int, accept4(fd, a, l, SOCK_NONBLOCK | SOCK_CLOEXEC));
+}
+
+__attribute__((noinline)) static int x_connect(int fd, const struct sockaddr *a, socklen_t l)
+{
+	X_CALL(int, connect(fd, a, l));
+}
+
+/* The socket's pending error (0 none), or -errno. */
+__attribute__((noinline)) static int x_soerror(int fd)
+{
+	int soerr = 0;
+	socklen_t sl = sizeof soerr;
+	X_CALL(int, getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) ? -1 : soerr);
+}
+
+__attribute__((noinline)) static int x_connected(int fd)
+{
+	struct sockaddr_storage peer;
+	socklen_t pl = sizeof peer;
+	X_CALL(int, getpeername(fd, (struct sockaddr *)&peer, &pl));
+}
+
+__attribute__((noinline)) static int x_socket(int family, int type, int proto)
+{
+	X_CALL(int, socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto));
+}
+
+__attribute__((noinline)) static int x_close(int fd)
+{
+	X_CALL(int, close(fd));
+}
+
+/* bind and listen, with SO_REUSEADDR: 0 or -errno */
+__attribute__((noinline)) static int x_bind_listen(int fd, const struct sockaddr *a, socklen_t l, int backlog)
+{
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	X_CALL(int, bind(fd, a, l) != 0 || listen(fd, backlog) != 0 ? -1 : 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* Descriptors                                                         */
 /* ------------------------------------------------------------------ */
+
+static void pd_release(struct gort__pd *pd);
 
 static bool pd_acquire(struct gort__pd *pd)
 {
@@ -56,10 +130,8 @@ static bool pd_acquire(struct gort__pd *pd)
 	gort__lock_acquire(&pd->lock);
 	bool ok = !pd->closing;
 	gort__lock_release(&pd->lock);
-	if (!ok) {
-		atomic_fetch_sub_explicit(&pd->refs, 1, memory_order_release);
-		/* close holds the last reference until it has dropped its own */
-	}
+	if (!ok)
+		pd_release(pd); /* may be the last one, since close dropped its own */
 	return ok;
 }
 
@@ -70,9 +142,7 @@ static void pd_release(struct gort__pd *pd)
 	gort__timer_stop(&pd->timer[0]);
 	gort__timer_stop(&pd->timer[1]);
 	gort__netpoll_close(pd);
-	int e = errno;
-	close(pd->fd);
-	errno = e;
+	x_close(pd->fd);
 	gort__pd_put(pd);
 }
 
@@ -257,7 +327,6 @@ ssize_t gort_read_ctx_at(gort_ctx *ctx, gort_fd *f, void *buf, size_t n, const c
 	struct gort__pd *pd = &f->pd;
 	if (!pd_acquire(pd))
 		return -EBADF;
-	int e = errno;
 	ssize_t r;
 	for (;;) {
 		uint32_t seq;
@@ -266,21 +335,14 @@ ssize_t gort_read_ctx_at(gort_ctx *ctx, gort_fd *f, void *buf, size_t n, const c
 			r = err;
 			break;
 		}
-		r = read(pd->fd, buf, n);
-		if (r >= 0)
+		r = x_read(pd->fd, buf, n);
+		if (r >= 0 || (r != -EAGAIN && r != -EINTR))
 			break;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN) {
-			r = -errno;
-			break;
-		}
-		if ((err = fd_wait(pd, GORT__PD_READ, seq, ctx, file, line))) {
+		if (r == -EAGAIN && (err = fd_wait(pd, GORT__PD_READ, seq, ctx, file, line))) {
 			r = err;
 			break;
 		}
 	}
-	errno = e;
 	pd_release(pd);
 	return r;
 }
@@ -293,35 +355,31 @@ ssize_t gort_write_ctx_at(gort_ctx *ctx, gort_fd *f, const void *buf, size_t n, 
 	struct gort__pd *pd = &f->pd;
 	if (!pd_acquire(pd))
 		return -EBADF;
-	int e = errno;
 	size_t done = 0;
 	ssize_t r = 0;
-	while (done < n || n == 0) {
+	do {
 		uint32_t seq;
 		int err = fd_begin(pd, GORT__PD_WRITE, ctx, &seq);
 		if (err) {
 			r = err;
 			break;
 		}
-		ssize_t w = write(pd->fd, (const char *)buf + done, n - done);
+		ssize_t w = x_write(pd->fd, (const char *)buf + done, n - done);
 		if (w >= 0) {
 			done += (size_t)w;
-			if (n == 0)
-				break;
 			continue;
 		}
-		if (errno == EINTR)
+		if (w == -EINTR)
 			continue;
-		if (errno != EAGAIN) {
-			r = -errno;
+		if (w != -EAGAIN) {
+			r = w;
 			break;
 		}
 		if ((err = fd_wait(pd, GORT__PD_WRITE, seq, ctx, file, line))) {
 			r = err;
 			break;
 		}
-	}
-	errno = e;
+	} while (done < n);
 	pd_release(pd);
 	return r < 0 ? r : (ssize_t)done;
 }
@@ -334,27 +392,26 @@ int gort_accept_ctx_at(gort_ctx *ctx, gort_fd *lis, gort_fd **out, struct sockad
 	struct gort__pd *pd = &lis->pd;
 	if (!pd_acquire(pd))
 		return -EBADF;
-	int e = errno, rc;
+	int rc;
 	for (;;) {
 		uint32_t seq;
 		if ((rc = fd_begin(pd, GORT__PD_READ, ctx, &seq)))
 			break;
-		int fd = accept4(pd->fd, addr, addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = x_accept(pd->fd, addr, addrlen);
 		if (fd >= 0) {
 			if ((rc = gort_fd_open(fd, out)))
-				close(fd);
+				x_close(fd);
 			break;
 		}
-		if (errno == EINTR || errno == ECONNABORTED)
+		if (fd == -EINTR || fd == -ECONNABORTED)
 			continue;
-		if (errno != EAGAIN) {
-			rc = -errno;
+		if (fd != -EAGAIN) {
+			rc = fd;
 			break;
 		}
 		if ((rc = fd_wait(pd, GORT__PD_READ, seq, ctx, file, line)))
 			break;
 	}
-	errno = e;
 	pd_release(pd);
 	return rc;
 }
@@ -367,40 +424,29 @@ int gort_connect_ctx_at(gort_ctx *ctx, gort_fd *f, const struct sockaddr *addr, 
 	struct gort__pd *pd = &f->pd;
 	if (!pd_acquire(pd))
 		return -EBADF;
-	int e = errno, rc;
-	uint32_t seq;
-	if ((rc = fd_begin(pd, GORT__PD_WRITE, ctx, &seq)))
-		goto out;
-	if (connect(pd->fd, addr, addrlen) == 0)
-		goto out;
-	if (errno != EINPROGRESS && errno != EINTR) {
-		rc = -errno;
-		goto out;
-	}
-	/* in progress: writable means done, SO_ERROR says how */
-	for (;;) {
-		int soerr = 0;
-		socklen_t sl = sizeof soerr;
-		if (getsockopt(pd->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0) {
-			rc = -errno;
-			break;
+	uint32_t seq = 0;
+	int rc = fd_begin(pd, GORT__PD_WRITE, ctx, &seq);
+	if (!rc)
+		rc = x_connect(pd->fd, addr, addrlen);
+	if (rc == -EINPROGRESS || rc == -EINTR) {
+		/* in progress: writable means done, SO_ERROR says how */
+		for (;;) {
+			rc = x_soerror(pd->fd);
+			if (rc < 0)
+				break;
+			if (rc && rc != EINPROGRESS && rc != EALREADY) {
+				rc = -rc;
+				break;
+			}
+			if (!rc && x_connected(pd->fd) == 0)
+				break; /* connected */
+			if ((rc = fd_wait(pd, GORT__PD_WRITE, seq, ctx, file, line)))
+				break;
+			gort__lock_acquire(&pd->lock);
+			seq = pd->seq[GORT__PD_WRITE];
+			gort__lock_release(&pd->lock);
 		}
-		if (soerr && soerr != EINPROGRESS && soerr != EALREADY) {
-			rc = -soerr;
-			break;
-		}
-		struct sockaddr_storage peer;
-		socklen_t pl = sizeof peer;
-		if (!soerr && getpeername(pd->fd, (struct sockaddr *)&peer, &pl) == 0)
-			break; /* connected */
-		if ((rc = fd_wait(pd, GORT__PD_WRITE, seq, ctx, file, line)))
-			break;
-		gort__lock_acquire(&pd->lock);
-		seq = pd->seq[GORT__PD_WRITE];
-		gort__lock_release(&pd->lock);
 	}
-out:
-	errno = e;
 	pd_release(pd);
 	return rc;
 }
@@ -478,22 +524,21 @@ int gort_dial_tcp_ctx_at(gort_ctx *ctx, const char *hostport, gort_fd **out, con
 	if (!out)
 		return -EINVAL;
 	struct addrinfo *res;
-	int e = errno;
 	int rc = resolve(hostport, false, &res);
 	if (rc)
 		return rc;
 	rc = -EHOSTUNREACH;
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+		int fd = x_socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
 		if (fd < 0) {
-			rc = -errno;
+			rc = fd;
 			continue;
 		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		gort_fd *f;
 		if ((rc = gort_fd_open(fd, &f))) {
-			close(fd);
+			x_close(fd);
 			break;
 		}
 		rc = gort_connect_ctx_at(ctx, f, ai->ai_addr, ai->ai_addrlen, file, line);
@@ -506,7 +551,6 @@ int gort_dial_tcp_ctx_at(gort_ctx *ctx, const char *hostport, gort_fd **out, con
 			break;
 	}
 	freeaddrinfo(res);
-	errno = e;
 	return rc;
 }
 
@@ -515,29 +559,24 @@ int gort_listen_tcp(const char *hostport, int backlog, gort_fd **out)
 	if (!out || backlog < 0)
 		return -EINVAL;
 	struct addrinfo *res;
-	int e = errno;
 	int rc = resolve(hostport, true, &res);
 	if (rc)
 		return rc;
 	rc = -EADDRNOTAVAIL;
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+		int fd = x_socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
 		if (fd < 0) {
-			rc = -errno;
+			rc = fd;
 			continue;
 		}
-		int one = 1;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, backlog ? backlog : SOMAXCONN) != 0) {
-			rc = -errno;
-			close(fd);
+		if ((rc = x_bind_listen(fd, ai->ai_addr, ai->ai_addrlen, backlog ? backlog : SOMAXCONN))) {
+			x_close(fd);
 			continue;
 		}
 		if ((rc = gort_fd_open(fd, out)))
-			close(fd);
+			x_close(fd);
 		break;
 	}
 	freeaddrinfo(res);
-	errno = e;
 	return rc;
 }

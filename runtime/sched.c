@@ -602,29 +602,38 @@ static void netpoll_ready(struct gort__waiter *list)
 }
 
 /* The M about to sleep polls instead, blocking until the earliest timer,
- * if coroutines wait on descriptors and no other M blocks in epoll.  True
- * if it did (then m may hold a P: the caller returns to run its work). */
-static bool poll_instead_of_sleeping(struct gort__m *m)
+ * if coroutines wait on descriptors and no other M blocks in epoll.
+ * POLL_NONE: it did not; POLL_AGAIN: it polled, nothing to run (poll or
+ * sleep again); POLL_RUN: m now holds a P with work (or the runtime is
+ * stopping); POLL_BUSY: there is work (ready descriptors went to the
+ * global queue, or a timer is due) but no P is free: the Ms that hold the
+ * Ps will see it, so sleep without a deadline. */
+enum { POLL_NONE, POLL_AGAIN, POLL_RUN, POLL_BUSY };
+static int poll_instead_of_sleeping(struct gort__m *m)
 {
 	if (!atomic_load_explicit(&gort__netpoll_waiters, memory_order_seq_cst) ||
 	    !gort__netpoll_try_block())
-		return false;
+		return POLL_NONE;
 	if (stopping()) {
 		gort__netpoll_unblock();
-		return true;
+		return POLL_RUN;
 	}
 	int64_t deadline = gort__timers_earliest();
 	struct gort__waiter *list = gort__netpoll(deadline ? deadline : -1);
 	gort__netpoll_unblock();
 	if (stopping())
-		return true;
+		return POLL_RUN;
+	deadline = gort__timers_earliest();
+	bool due = deadline && deadline <= gort__nanotime();
+	if (!list && !due)
+		return POLL_AGAIN;
 	gort__lock_acquire(&gort__sched.lock);
 	struct gort__p *p = pidleget();
 	gort__lock_release(&gort__sched.lock);
 	if (p)
 		acquirep(m, p);
 	netpoll_ready(list); /* onto p's queue, or the global one */
-	return true;
+	return p ? POLL_RUN : POLL_BUSY;
 }
 
 static void stopm(struct gort__m *m)
@@ -632,11 +641,13 @@ static void stopm(struct gort__m *m)
 	scavenge();
 	bool timed = true; /* sleep until the earliest timer (see below) */
 	for (;;) {
-		if (timed && poll_instead_of_sleeping(m)) {
-			if (m->p || stopping())
-				return;
+		int pr = timed ? poll_instead_of_sleeping(m) : POLL_NONE;
+		if (pr == POLL_RUN)
+			return;
+		if (pr == POLL_AGAIN)
 			continue;
-		}
+		if (pr == POLL_BUSY)
+			timed = false;
 		gort__lock_acquire(&gort__sched.lock);
 		if (stopping()) {
 			gort__lock_release(&gort__sched.lock);
