@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../context/context.h"
@@ -65,9 +66,11 @@ __attribute__((noinline)) static ssize_t x_read(int fd, void *b, size_t n)
 	X_CALL(ssize_t, read(fd, b, n));
 }
 
-__attribute__((noinline)) static ssize_t x_write(int fd, const void *b, size_t n)
+/* On a socket, send with MSG_NOSIGNAL: a peer gone is -EPIPE, not
+ * SIGPIPE (as in Go). */
+__attribute__((noinline)) static ssize_t x_write(int fd, bool sock, const void *b, size_t n)
 {
-	X_CALL(ssize_t, write(fd, b, n));
+	X_CALL(ssize_t, sock ? send(fd, b, n, MSG_NOSIGNAL) : write(fd, b, n));
 }
 
 __attribute__((noinline)) static int x_accept(int fd, struct sockaddr *a, socklen_t *l)
@@ -165,6 +168,8 @@ int gort_fd_open(int fd, gort_fd **out)
 		return -ENOMEM;
 	}
 	pd->fd = fd;
+	struct stat st;
+	pd->socket = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 	rc = gort__netpoll_open(pd);
 	errno = e;
 	if (rc) {
@@ -364,7 +369,7 @@ ssize_t gort_write_ctx_at(gort_ctx *ctx, gort_fd *f, const void *buf, size_t n, 
 			r = err;
 			break;
 		}
-		ssize_t w = x_write(pd->fd, (const char *)buf + done, n - done);
+		ssize_t w = x_write(pd->fd, pd->socket, (const char *)buf + done, n - done);
 		if (w >= 0) {
 			done += (size_t)w;
 			continue;

@@ -41,6 +41,7 @@ static int breakfd = -1;            /* (i) eventfd in epfd, data.ptr NULL */
 static _Atomic bool blocking;       /* (a) an M is blocked in epoll_wait */
 static _Atomic bool break_pending;  /* (a) a write to breakfd not yet drained */
 static _Atomic int64_t last_poll;   /* (a) relaxed: nanotime of the last poll */
+static _Atomic bool no_pwait2;      /* (a) relaxed: epoll_pwait2 said ENOSYS */
 
 /* The pool (pool_lock): free descriptors, and every chunk ever made. */
 #define PD_CHUNK 64
@@ -219,7 +220,17 @@ struct gort__waiter *gort__netpoll(int64_t deadline)
 		tsp = &ts;
 	}
 	int e = errno;
-	int n = epoll_pwait2(epfd, ev, EVENTS_MAX, tsp, NULL);
+	int n = -1;
+	if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
+		n = epoll_pwait2(epfd, ev, EVENTS_MAX, tsp, NULL);
+		if (n < 0 && errno == ENOSYS)
+			atomic_store_explicit(&no_pwait2, true, memory_order_relaxed);
+	}
+	if (atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
+		/* before Linux 5.11 (or under Valgrind): milliseconds, rounded up */
+		int ms = tsp ? (int)(tsp->tv_sec * 1000 + (tsp->tv_nsec + 999999) / 1000000) : -1;
+		n = epoll_wait(epfd, ev, EVENTS_MAX, ms);
+	}
 	errno = e;
 	atomic_store_explicit(&last_poll, gort__nanotime(), memory_order_relaxed);
 	struct gort__waiter *list = NULL;

@@ -22,6 +22,7 @@ enum { GORT__PD_READ = 0, GORT__PD_WRITE = 1 };
 struct gort__pd {
 	gort__lock lock;
 	int fd;                           /* (i) */
+	bool socket;                      /* (i) writes use send(MSG_NOSIGNAL) */
 	_Atomic int32_t refs;             /* (a) the handle, and each call in progress */
 	bool closing;                     /* (lock) gort_fd_close began: waits end with -EBADF */
 	uint32_t seq[2];                  /* (lock) readiness edges, read and write */

@@ -229,8 +229,14 @@ struct gort__p {
 	int64_t idnext, idend;       /* batch of ids reserved from the global counter */
 	struct gort__pstats st;      /* (r) */
 	struct gort__theap timers;   /* its own lock (timer.c); any M may run it */
-	uint32_t syscalltick;        /* (r) syscalls entered: sysmon tells one long
-				      * syscall from many short ones */
+	uint32_t syscalltick;        /* (o) syscalls entered on this P */
+	/* (a) the syscall protocol's word: syscalltick << 1 | 1 while the
+	 * owner's coroutine is inside gort_syscall_enter/exit.  Whoever
+	 * clears the low bit by CAS decides: the owner at exit (it keeps the
+	 * P), or sysmon (it retakes the P).  The tick makes each syscall's
+	 * word unique, so an M back from an old syscall can never CAS the
+	 * word of a later syscall on the same P (ABA).  acq_rel. */
+	_Atomic uint64_t syscallword;
 	_Atomic bool preempt;        /* (a) relaxed: sysmon asks the running coroutine
 				      * to yield at its next gort_preempt_point */
 
@@ -303,6 +309,7 @@ struct gort__m {
 	int *errnop;                 /* (o) this thread's errno (see sw_finish) */
 	struct gort__p *syscallp;    /* (o) the P it held when its coroutine entered a
 				      * syscall (gort_syscall_enter) */
+	uint64_t syscallword;        /* (o) that P's syscallword at the enter */
 	gort__note park;             /* (a) idle Ms sleep here */
 	struct gort__m *link;        /* (s) idle list */
 	bool idle;                   /* (s) on the idle list */

@@ -1202,10 +1202,11 @@ void gort_syscall_enter(void)
 	if (m->syscallp)
 		gort__fatal("gort_syscall_enter: already in a syscall (no nesting)");
 	m->syscallp = p;
-	p->syscalltick++;
+	m->syscallword = (uint64_t)++p->syscalltick << 1 | 1;
+	atomic_store_explicit(&p->status, GORT__P_SYSCALL, memory_order_relaxed);
 	/* release: the P's state as we leave it is visible to whoever
 	 * retakes it (sysmon's CAS acquires) */
-	atomic_store_explicit(&p->status, GORT__P_SYSCALL, memory_order_release);
+	atomic_store_explicit(&p->syscallword, m->syscallword, memory_order_release);
 }
 
 void gort_syscall_exit(void)
@@ -1215,10 +1216,12 @@ void gort_syscall_exit(void)
 		return;
 	struct gort__p *p = m->syscallp;
 	m->syscallp = NULL;
-	int s = GORT__P_SYSCALL;
-	if (atomic_compare_exchange_strong_explicit(&p->status, &s, GORT__P_RUNNING, memory_order_acquire,
-						    memory_order_relaxed))
+	uint64_t w = m->syscallword;
+	if (atomic_compare_exchange_strong_explicit(&p->syscallword, &w, w & ~(uint64_t)1,
+						    memory_order_acq_rel, memory_order_relaxed)) {
+		atomic_store_explicit(&p->status, GORT__P_RUNNING, memory_order_relaxed);
 		return; /* nobody took it */
+	}
 	/* sysmon handed it to another M: any idle P will do */
 	m->p = NULL;
 	gort__lock_acquire(&gort__sched.lock);

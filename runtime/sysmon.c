@@ -21,8 +21,9 @@
  * after 50 quiet rounds (Go's schedule), and, while every P is idle, until
  * woken (gort__sysmon_wake from startm) or the next debug task.
  *
- * Reads of other Ps' schedtick and syscalltick are racy by design (owner
- * counters, (r) in rt.h): a stale value only delays a decision one round.
+ * Reads of other Ps' schedtick are racy by design (an owner counter, (r)
+ * in rt.h): a stale value only delays a decision one round.  The syscall
+ * hand-off is decided by a CAS on the P's syscallword (rt.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,7 +48,7 @@ static bool running;                  /* (life cycle: start/stop, under gort_sta
 static int pipe_fd[2] = {-1, -1};     /* (i) while running; the signal handler writes [1] */
 
 struct pwatch {
-	uint32_t syscalltick;
+	uint64_t syscallword;
 	int64_t syscall_seen;
 	uint32_t schedtick;
 	int64_t sched_seen;
@@ -86,19 +87,19 @@ GORT__NO_TSAN static bool retake(int64_t now, struct pwatch *pw)
 		struct gort__p *p = gort__sched.allp[i];
 		struct pwatch *w = &pw[i];
 		int st = atomic_load_explicit(&p->status, memory_order_acquire);
-		if (st == GORT__P_SYSCALL) {
-			uint32_t t = p->syscalltick;
-			if (t != w->syscalltick || !w->syscall_seen) {
-				w->syscalltick = t;
+		uint64_t sw = atomic_load_explicit(&p->syscallword, memory_order_acquire);
+		if (st == GORT__P_SYSCALL && (sw & 1)) {
+			if (sw != w->syscallword || !w->syscall_seen) {
+				w->syscallword = sw;
 				w->syscall_seen = now;
 				continue;
 			}
 			if (now - w->syscall_seen < SYSCALL_RETAKE)
 				continue;
-			int s = GORT__P_SYSCALL;
-			if (!atomic_compare_exchange_strong_explicit(&p->status, &s, GORT__P_IDLE,
+			if (!atomic_compare_exchange_strong_explicit(&p->syscallword, &sw, sw & ~(uint64_t)1,
 								     memory_order_acq_rel, memory_order_relaxed))
-				continue;
+				continue; /* its owner came back first */
+			atomic_store_explicit(&p->status, GORT__P_IDLE, memory_order_relaxed);
 			gort__lock_acquire(&gort__sched.lock);
 			p->m = NULL; /* its old M finds out at gort_syscall_exit */
 			gort__lock_release(&gort__sched.lock);

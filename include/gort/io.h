@@ -59,7 +59,9 @@ GORT_API ssize_t gort_read_ctx_at(gort_ctx *ctx, gort_fd *f, void *buf, size_t n
 #define gort_read_ctx(ctx, f, buf, n) gort_read_ctx_at((ctx), (f), (buf), (n), __FILE__, __LINE__)
 
 /* Write all n bytes: n, or an error (then how much went out is unknown
- * to the caller; the peer sees a prefix).  Blocks until done. */
+ * to the caller; the peer sees a prefix).  On a socket whose peer is gone
+ * it returns -EPIPE (no SIGPIPE); on a pipe, SIGPIPE is the process's to
+ * handle, as with write(2).  Blocks until done. */
 GORT_API ssize_t gort_write_ctx_at(gort_ctx *ctx, gort_fd *f, const void *buf, size_t n,
 				   const char *file, int line);
 #define gort_write(f, buf, n) gort_write_ctx_at(NULL, (f), (buf), (n), __FILE__, __LINE__)
