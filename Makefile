@@ -1,6 +1,10 @@
 # gort — Makefile.  Targets:
 #   all (default)   build/libgort.a, build/libgort.so, build/gort.pc
-#   test            install deps, build, run every Criterion test
+#   test            install deps, build, run every Criterion test (and the
+#                   examples and the leak-scenario runner)
+#   leaks           install deps, build and run the leak-scenario runner
+#                   (examples/leaks/leaks.c; LEAKS_ARGS="-v 1 3" for the
+#                   full reports of scenarios 1 and 3)
 #   bench           install deps, build, run the benchmark suite vs Go
 #                   (BENCH=<regex> PROCS="1 2" RUNS=3)
 #   install / uninstall   PREFIX=/usr/local DESTDIR=
@@ -59,7 +63,7 @@ endif
 CRITERION_CFLAGS = $(shell pkg-config --cflags criterion 2>/dev/null)
 CRITERION_LIBS = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
-.PHONY: all deps test bench install uninstall clean lint check-exports check-header run-examples valgrind
+.PHONY: all deps test leaks bench install uninstall clean lint check-exports check-header run-examples valgrind
 all: $(BUILD)/libgort.a $(BUILD)/libgort.so $(BUILD)/gort.pc
 
 deps:
@@ -116,7 +120,7 @@ check-header:
 # test/test_examples.c runs the built examples from GORT_EXAMPLES_DIR.
 # Sanitizer runs scale the big tests down (GORT_TEST_SCALE divides counts)
 # and ignore Criterion's own allocations in LeakSanitizer's report.
-TEST_ENV := GORT_EXAMPLES_DIR=$(abspath $(BUILD))/examples
+TEST_ENV := GORT_EXAMPLES_DIR=$(abspath $(BUILD))/examples GORT_LEAKS_BIN=$(abspath $(BUILD))/leaks
 ifneq ($(SANITIZE),)
 TEST_ENV += GORT_TEST_SCALE=$${GORT_TEST_SCALE:-10} LSAN_OPTIONS=suppressions=$(abspath test/lsan.supp) \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -127,18 +131,21 @@ $(BUILD)/examples/%: examples/%.c $(wildcard examples/*.h) include/gort.h $(wild
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libgort.a $(LIBS) $(LDFLAGS)
 
-# Every example must exit 0 except panic_parent*, which must die by SIGABRT
-# (its stdout and stderr kept in its .out).
+# Every example must exit 0 except panic_parent* and deadlock_abort*, which
+# must die by SIGABRT, and *_exit1, which must exit with status 1 (their
+# stdout and stderr kept in their .out).
 run-examples: $(EXAMPLES)
 	@for e in $(EXAMPLES); do case $${e##*/} in \
-	panic_parent*) (ulimit -c 0; $(TEST_ENV) $$e; exit $$?) > $$e.out 2>&1; rc=$$?; \
+	panic_parent*|deadlock_abort*) (ulimit -c 0; $(TEST_ENV) $$e; exit $$?) > $$e.out 2>&1; rc=$$?; \
 		[ $$rc -eq 134 ] || { echo "example $$e should die by SIGABRT, not status $$rc"; exit 1; } ;; \
+	*_exit1) $(TEST_ENV) $$e > $$e.out 2>&1; rc=$$?; \
+		[ $$rc -eq 1 ] || { cat $$e.out; echo "example $$e should exit with status 1, not $$rc"; exit 1; } ;; \
 	*) $(TEST_ENV) $$e > $$e.out 2>&1 || { cat $$e.out; echo "example $$e failed"; exit 1; } ;; \
 	esac; done; \
 	echo "examples: $(words $(EXAMPLES)) built and ran"
 
 test: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/gort_test
+	@$(MAKE) --no-print-directory all $(BUILD)/gort_test $(BUILD)/leaks
 	@$(MAKE) --no-print-directory check-exports check-header run-examples
 	$(TEST_ENV) $(BUILD)/gort_test $(TEST_ARGS)
 
@@ -146,12 +153,25 @@ test: deps
 # indirect or possible; "still reachable" blocks come from system libraries'
 # load-time constructors, e.g. libdw's debuginfod client).  Stacks are
 # registered with Valgrind when its headers are present.
-# (panic_parent* aborts by design: not run here)
+# (panic_parent* and deadlock_abort* abort and *_exit1 exits 1 by design:
+# not run here)
 valgrind: $(EXAMPLES)
-	@for e in $(EXAMPLES); do case $${e##*/} in panic_parent*) continue ;; esac; \
+	@for e in $(EXAMPLES); do case $${e##*/} in panic_parent*|deadlock_abort*|*_exit1) continue ;; esac; \
 		valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=9 $$e > $$e.vg.out 2>&1 \
 			|| { cat $$e.vg.out; echo "valgrind: $$e failed"; exit 1; }; done; \
 	echo "valgrind: $(words $(EXAMPLES)) examples clean"
+
+# ---- the leak-scenario runner (docs/leaks.md) ----
+# Each scenario broken and fixed under gort_leakcheck; exits 1 unless every
+# broken version leaks and every fix is clean (test/test_leaks.c runs it
+# too, from GORT_LEAKS_BIN).
+$(BUILD)/leaks: examples/leaks/leaks.c include/gort.h $(wildcard include/gort/*.h) $(BUILD)/libgort.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libgort.a $(LIBS) $(LDFLAGS)
+
+leaks: deps
+	@$(MAKE) --no-print-directory $(BUILD)/leaks
+	$(TEST_ENV) $(BUILD)/leaks $(LEAKS_ARGS)
 
 # ---- benchmarks ----
 $(BUILD)/bench/gort_bench: bench/gort_bench.c include/gort.h $(wildcard include/gort/*.h) $(BUILD)/libgort.a

@@ -282,8 +282,8 @@ GORT__INLINE int chan_recv(struct gort_chan *c, void *elem, bool *okp, bool bloc
 		return 0;
 	}
 	if (c->closed) {
+		gort__chan_zero(c, elem); /* under the lock: c may go once it is released */
 		gort__lock_release(&c->lock);
-		gort__chan_zero(c, elem);
 		if (okp)
 			*okp = false;
 		return 0;

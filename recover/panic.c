@@ -255,7 +255,9 @@ static void print_identity(int fd, const gort_panic_info *info)
 		dprintf(fd, " [running]:\n");
 		struct gort__g *g = gort__getg();
 		long long parent = g && g->id == info->coroutine ? (long long)g->parent_id : -1;
-		if (parent > 0)
+		if (info->spawn_line == 0 && info->spawn_file)
+			dprintf(fd, "created by %s\n", info->spawn_file); /* gort_main */
+		else if (parent > 0)
 			dprintf(fd, "created by coroutine %lld at %s:%d\n", parent,
 				info->spawn_file ? info->spawn_file : "?", info->spawn_line);
 		else

@@ -95,6 +95,11 @@ const char *gort__wait_reason_name(int r);
 #define GORT__DEBUG_INFO 1
 #endif
 
+/* After the last call of a public blocking function: keeps the compiler
+ * from making it a tail jump, so the function stays in a parked
+ * coroutine's backtrace (an empty asm; costs nothing). */
+#define GORT__KEEP_FRAME() __asm__ volatile("")
+
 /* Record what the running coroutine is about to wait on (dumps, leak
  * check); call just before parking.  No-op on a plain thread. */
 #define gort__set_wait_obj(obj)                                  \
@@ -156,6 +161,7 @@ struct gort__g {
 	const char *wait_file;
 	uint64_t wait_since;        /* when it parked, in gort__ticks(): its P's clock,
 				     * which lags by up to 61 schedules of that P */
+	uint32_t parkseq;           /* parks so far: tells one wait from the next */
 	void *park_fp;              /* gort__park's frame: where a dump's backtrace
 				     * of the parked stack starts */
 	void *base_fp;              /* the frame below the coroutine's function
@@ -220,8 +226,9 @@ struct gort__p {
 	/* owner-only (o) */
 	uint32_t schedtick;          /* schedules since start, for the 1-in-61 global poll */
 	uint32_t runnext_streak;     /* schedules served from runnext in a row */
-	uint64_t clock;              /* gort__ticks() at the last findrunnable or 61st
-				      * schedule: the cheap "since when" of a park */
+	uint64_t clock;              /* gort__ticks() at the last findrunnable, switch
+				      * from g0 or 61st schedule: the cheap "since
+				      * when" of a park */
 	uint64_t rand;               /* xorshift state */
 	struct gort__g *gfree;       /* free G descriptors */
 	int ngfree;
@@ -441,6 +448,9 @@ void gort__debug_stop(void);          /* before stopping is set */
 void gort__debug_main_returned(void); /* gort_main's function returned (leakcheck=1) */
 int gort__debug_main_exit_status(void); /* 1 if that leak check found leaks */
 extern _Atomic bool gort__dbg_main_done;
+/* At gort_stop: forget the lost-cancel contexts (their deadlines died
+ * with the runtime's timers; leakcheck.c). */
+void gort__lost_ctx_reset(void);
 /* Deadlock detector: an M is about to sleep without a P and without a
  * timer: the deadline at which to confirm a deadlock, or 0. */
 int64_t gort__deadlock_idle_deadline(void);

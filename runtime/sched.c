@@ -947,6 +947,7 @@ void gort__park(gort__unlock_fn unlock, void *arg, int reason, const char *file,
 	self->wait_line = line;
 	self->wait_since = m->p->clock; /* not gort__ticks(): 4% of a ping-pong */
 	self->park_fp = __builtin_frame_address(0);
+	self->parkseq++;
 #else
 	(void)file, (void)line;
 #endif
@@ -1142,6 +1143,7 @@ top:
 static void execute(struct gort__m *m, struct gort__g *g)
 {
 	GORT__BUMP(m->p->st.switches);
+	m->p->clock = gort__ticks(); /* not the hot path: g0 to a coroutine */
 	run_prepare(m, g);
 	m->sw.m = m;
 	m->sw.prev = NULL;
@@ -1397,6 +1399,8 @@ static int start(const gort_config *cfg, bool under_main)
 		pidleput(gort__sched.allp[i]);
 	atomic_fetch_add(&gort__sched.run_id, 1);
 	atomic_store(&gort__sched.running, true);
+	/* the debug options, before any M reads them */
+	gort__debug_start(&c.dbg, under_main);
 
 	/* The first M, created now so that a missing thread is an error here
 	 * rather than a hang later.  It finds nothing and goes idle. */
@@ -1410,7 +1414,6 @@ static int start(const gort_config *cfg, bool under_main)
 		rc = -trc;
 		goto out_stacks;
 	}
-	gort__debug_start(&c.dbg, under_main);
 	if ((rc = gort__sysmon_start()) != 0) {
 		pthread_mutex_unlock(&lifecycle);
 		gort_stop();
@@ -1469,6 +1472,7 @@ int gort_stop(void)
 	}
 	gort__coro_fini();
 	gort__netpoll_fini();
+	gort__lost_ctx_reset();
 	free_ps(gort__sched.nprocs);
 	gort__stack_fini();
 	gort__traceback_fini();
@@ -1512,7 +1516,8 @@ int gort_main_cfg(const gort_config *cfg, int (*fn)(void *), void *arg)
 		return rc;
 	struct main_call mc = {.fn = fn, .arg = arg};
 	gort__note_clear(&mc.done);
-	gort_id id = gort_go_with(main_tramp, &mc, .name = "main");
+	/* its site: "gort_main" with no line (dumps say "created by gort_main") */
+	gort_id id = gort_go_opts(main_tramp, &mc, &(const gort_spawn_opts){.name = "main"}, "gort_main", 0);
 	if (id < 0) {
 		gort_stop();
 		return (int)id;

@@ -1,7 +1,7 @@
 /*
  * test_examples.c — the examples (examples/panic_*.c, workerpool_*.c,
- * ctx_*.c, errgroup.c, semaphore_bounded.c, http_*.c, echo_server.c) run
- * as the programs they are:
+ * ctx_*.c, errgroup.c, semaphore_bounded.c, deadlock_*.c, schedtrace.c,
+ * leakcheck_exit1.c, http_*.c, echo_server.c) run as the programs they are:
  * each built binary is run from $GORT_EXAMPLES_DIR (`make test` sets it to the build's examples folder
  * and builds them first; the tests skip when it is unset) by fork and
  * exec, with stdout and stderr captured apart, and its exit status and the
@@ -20,23 +20,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-struct example_run {
-	const char *name;
-	int status;       /* from waitpid */
-	char out[65536];  /* stdout, NUL-terminated (cut if longer) */
-	char err[65536];  /* stderr, likewise */
-	char what[128];   /* the status in words */
-};
+#include "subprocess.h"
 
-static void slurp(FILE *f, char *buf, size_t size)
-{
-	rewind(f);
-	size_t n = fread(buf, 1, size - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-}
+#define example_run subprocess_run
 
-/* Run $GORT_EXAMPLES_DIR/<name> with no arguments; fill *r. */
+/* Run $GORT_EXAMPLES_DIR/<name> with no arguments; fill *r.  A hung
+ * example dies by SIGALRM before the test's .timeout. */
 static void run_example(const char *name, struct example_run *r)
 {
 	const char *dir = getenv("GORT_EXAMPLES_DIR");
@@ -45,64 +34,9 @@ static void run_example(const char *name, struct example_run *r)
 	char path[4096];
 	int n = snprintf(path, sizeof path, "%s/%s", dir, name);
 	cr_assert(n > 0 && (size_t)n < sizeof path, "path too long");
-	cr_assert_eq(access(path, X_OK), 0, "%s: %s (make run-examples builds it)", path,
-		     strerror(errno));
-
-	FILE *out = tmpfile(), *err = tmpfile();
-	cr_assert(out != NULL && err != NULL, "tmpfile: %s", strerror(errno));
-	fflush(stdout);
-	fflush(stderr);
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		if (dup2(fileno(out), 1) < 0 || dup2(fileno(err), 2) < 0)
-			_exit(120);
-		/* an example that aborts leaves no core file behind */
-		struct rlimit no_core = {0, 0};
-		setrlimit(RLIMIT_CORE, &no_core);
-		/* the examples take no GORT_ setting from the test's caller */
-		unsetenv("GORT_PROCS");
-		unsetenv("GORT_STACK_SIZE");
-		unsetenv("GORT_DEBUG");
-		alarm(25); /* kept across exec: a hung example dies before .timeout */
-		execl(path, name, (char *)NULL);
-		_exit(127);
-	}
-	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		cr_assert_eq(errno, EINTR, "waitpid: %s", strerror(errno));
-	r->name = name;
-	r->status = st;
-	slurp(out, r->out, sizeof r->out);
-	slurp(err, r->err, sizeof r->err);
-	if (WIFEXITED(st))
-		snprintf(r->what, sizeof r->what, "exited with %d", WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		snprintf(r->what, sizeof r->what, "was killed by signal %d (%s)", WTERMSIG(st),
-			 strsignal(WTERMSIG(st)));
-	else
-		snprintf(r->what, sizeof r->what, "ended with status 0x%x", st);
+	char *argv[] = {(char *)name, NULL};
+	subprocess_run(path, argv, 25, r);
 }
-
-#define assert_exit_ok(r)                                                                  \
-	cr_assert(WIFEXITED((r)->status) && WEXITSTATUS((r)->status) == 0,                 \
-		  "%s should exit 0 but %s\nstdout:\n%s\nstderr:\n%s", (r)->name, (r)->what, \
-		  (r)->out, (r)->err)
-
-#define assert_aborted(r)                                                                  \
-	cr_assert(WIFSIGNALED((r)->status) && WTERMSIG((r)->status) == SIGABRT,            \
-		  "%s should die by SIGABRT but %s\nstdout:\n%s\nstderr:\n%s", (r)->name,    \
-		  (r)->what, (r)->out, (r)->err)
-
-#define assert_has(r, stream, text)                                                        \
-	cr_assert(strstr((r)->stream, (text)) != NULL,                                     \
-		  "%s: " #stream " lacks \"%s\"\nstdout:\n%s\nstderr:\n%s", (r)->name, (text), \
-		  (r)->out, (r)->err)
-
-#define assert_lacks(r, stream, text)                                                      \
-	cr_assert(strstr((r)->stream, (text)) == NULL,                                     \
-		  "%s: " #stream " has \"%s\"\nstdout:\n%s\nstderr:\n%s", (r)->name, (text),  \
-		  (r)->out, (r)->err)
 
 /* Occurrences of text in s. */
 static int count_of(const char *s, const char *text)
@@ -423,4 +357,145 @@ Test(examples, echo_server, .timeout = 30)
 		   "server: 8 connections served, 3255247 bytes echoed; the two sides agree: yes\n");
 	assert_has(&r, out, "server stopped; live coroutines: 1\n");
 	assert_lacks(&r, err, "panic");
+}
+
+/* ------------------------------------------------------------------------ */
+/* The debug layer under gort_main (the GORT_DEBUG keys, runtime/debug/)     */
+/* ------------------------------------------------------------------------ */
+
+/* From a line "<prefix>file:line\n" of text, "file:line" into buf. */
+static const char *site_after(const struct example_run *r, const char *text, const char *prefix,
+			      char *buf, size_t n)
+{
+	const char *p = strstr(text, prefix);
+	cr_assert_not_null(p, "%s: no \"%s\"\nstdout:\n%s\nstderr:\n%s", r->name, prefix, r->out,
+			   r->err);
+	p += strlen(prefix);
+	size_t len = strcspn(p, "\n");
+	cr_assert(len > 0 && len < n);
+	memcpy(buf, p, len);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* The entry of a grouped dump whose first line begins with head (up to
+ * its blank line) must hold "\tblocked at <site>\n". */
+static void assert_group_blocked_at(const struct example_run *r, const char *head, const char *site)
+{
+	const char *e = strstr(r->err, head);
+	cr_assert_not_null(e, "%s: stderr lacks \"%s\"\nstderr:\n%s", r->name, head, r->err);
+	const char *end = strstr(e, "\n\n");
+	char want[256];
+	snprintf(want, sizeof want, "\n\tblocked at %s\n", site);
+	const char *b = strstr(e, want);
+	cr_assert(b != NULL && (end == NULL || b < end),
+		  "%s: the entry \"%s\" lacks \"blocked at %s\"\nstderr:\n%s", r->name, head, site,
+		  r->err);
+}
+
+/* alice and bob each wait for the other's message, main for both: Go's
+ * fatal error, the grouped dump with each one's blocked-at line, abort. */
+Test(examples, deadlock_abort, .timeout = 30)
+{
+	static struct example_run r;
+	run_example("deadlock_abort", &r);
+	assert_aborted(&r);
+	cr_assert(strncmp(r.err, "fatal error: all coroutines are asleep - deadlock!\n\n", 52) == 0,
+		  "stderr does not begin with the fatal error\nstderr:\n%s", r.err);
+	cr_assert_eq(count_of(r.err, "fatal error: all coroutines are asleep - deadlock!\n"), 1,
+		     "stderr:\n%s", r.err);
+	char site[128];
+	assert_group_blocked_at(&r, "1 coroutine \"alice\" [chan receive, ",
+				site_after(&r, r.out, "alice waits for bob at ", site, sizeof site));
+	assert_group_blocked_at(&r, "1 coroutine \"bob\" [chan receive, ",
+				site_after(&r, r.out, "bob waits for alice at ", site, sizeof site));
+	assert_group_blocked_at(&r, "1 coroutine \"main\" [waitgroup wait, ",
+				site_after(&r, r.out, "main waits for both at ", site, sizeof site));
+	assert_has(&r, err, "\ncreated at examples/deadlock_abort.c:");
+	cr_assert_eq(count_of(r.err, "\n1 coroutine \""), 3, "three groups of one\nstderr:\n%s", r.err);
+	assert_lacks(&r, out, "never printed");
+}
+
+/* Parked behind a sleeping coroutine, then behind a timer: never a
+ * deadlock. */
+Test(examples, deadlock_none, .timeout = 30)
+{
+	static struct example_run r;
+	run_example("deadlock_none", &r);
+	assert_exit_ok(&r);
+	assert_has(&r, out, "3 waiters woke after the opener's 300 ms sleep\n");
+	assert_has(&r, out, "main woke from its 200 ms timer\n");
+	assert_lacks(&r, err, "deadlock");
+	assert_lacks(&r, err, "fatal error");
+}
+
+/* deadlock=report: everything in the runtime asleep until a plain thread
+ * opens the gate 500 ms later; the report comes once, the program goes on
+ * and exits 0. */
+Test(examples, deadlock_report, .timeout = 30)
+{
+	static struct example_run r;
+	run_example("deadlock_report", &r);
+	assert_exit_ok(&r);
+	cr_assert_eq(count_of(r.err, "fatal error: all coroutines are asleep - deadlock!\n"), 1,
+		     "one report\nstderr:\n%s", r.err);
+	assert_has(&r, err, "2 coroutines \"waiter\" [chan receive, ");
+	assert_has(&r, err, "1 coroutine \"main\" [waitgroup wait, ");
+	assert_has(&r, err, "\tblocked at examples/deadlock_report.c:");
+	assert_has(&r, out, "the plain thread opened the gate; 2 waiters and main went on\n");
+}
+
+/* schedtrace=50,scheddetail=1: SCHED lines with the Ps' count, a line per
+ * P and per M. */
+Test(examples, schedtrace, .timeout = 30)
+{
+	static struct example_run r;
+	run_example("schedtrace", &r);
+	assert_exit_ok(&r);
+	const char *p = strstr(r.out, "procs=");
+	cr_assert_not_null(p, "stdout:\n%s", r.out);
+	int procs = atoi(p + 6);
+	cr_assert_gt(procs, 0);
+	assert_has(&r, out, " ping-pong pairs ran for 300 ms under the trace\n");
+	cr_assert(strncmp(r.err, "SCHED ", 6) == 0, "stderr does not begin with SCHED\nstderr:\n%s", r.err);
+	cr_assert_geq(count_of(r.err, "SCHED "), 2, "stderr:\n%s", r.err);
+	char want[64];
+	snprintf(want, sizeof want, "ms: procs=%d idleprocs=", procs);
+	assert_has(&r, err, want);
+	assert_has(&r, err, " threads=");
+	assert_has(&r, err, " runqueue=");
+	assert_has(&r, err, "\n  P0: status=");
+	snprintf(want, sizeof want, "\n  P%d: status=", procs - 1);
+	assert_has(&r, err, want);
+	snprintf(want, sizeof want, "\n  P%d: ", procs);
+	assert_lacks(&r, err, want);
+	assert_has(&r, err, "\n  M0: p=");
+	/* every line of stderr is a trace line */
+	for (const char *l = r.err; *l != '\0';) {
+		cr_assert(strncmp(l, "SCHED ", 6) == 0 || strncmp(l, "  P", 3) == 0 ||
+				  strncmp(l, "  M", 3) == 0,
+			  "not a trace line: %.120s", l);
+		const char *nl = strchr(l, '\n');
+		if (nl == NULL)
+			break;
+		l = nl + 1;
+	}
+}
+
+/* leakcheck=1: main returns 0 with a consumer still ranging over a channel
+ * nobody closes; the check names it and the exit status is 1. */
+Test(examples, leakcheck_exit1, .timeout = 30)
+{
+	static struct example_run r;
+	run_example("leakcheck_exit1", &r);
+	cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 1,
+		  "leakcheck_exit1 should exit with status 1 but %s\nstdout:\n%s\nstderr:\n%s", r.what,
+		  r.out, r.err);
+	assert_has(&r, out, "consumer got 3\n");
+	assert_has(&r, out, "main returns 0; the leak check turns that into exit status 1\n");
+	assert_has(&r, err, "gort: leak check: 1 coroutine still alive after ");
+	assert_has(&r, err, "1 coroutine \"consumer\" [chan receive, ");
+	assert_has(&r, err, "\tblocked at examples/leakcheck_exit1.c:");
+	assert_has(&r, err, "\ncreated at examples/leakcheck_exit1.c:");
+	assert_has(&r, err, "gort: leak check (GORT_DEBUG=leakcheck=1): 1 leak; exit status 1\n");
 }

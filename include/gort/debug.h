@@ -171,6 +171,12 @@ typedef struct gort_leak_opts {
  * printing it.
  */
 GORT_API int64_t gort_leakcheck(const gort_leak_opts *opts);
+/* A clean leak check says every coroutine has ended; it does not order
+ * their last writes before the caller's next reads (no happens-before).
+ * Synchronise with them (a wait group, a channel) before freeing what
+ * they used.  Channels whose only waiters sit in a select (including the
+ * _ctx and _until forms) are counted with the coroutines, not as orphaned
+ * channels. */
 
 /* ------------------------------------------------------------------------ */
 /* Watchdog                                                                  */

@@ -82,7 +82,9 @@ void gort__deadlock_check(void)
 	if (prev == a + 1)
 		return; /* another M reported this one */
 	fprintf(stderr, "fatal error: all coroutines are asleep - deadlock!\n\n");
-	gort_dump_file(stderr, GORT_DUMP_GROUPED);
+	/* sites, no backtraces: this runs on an M's 256 KiB thread stack, and
+	 * symbolising needs more than that under the sanitizers */
+	gort_dump_file(stderr, GORT_DUMP_GROUPED | GORT_DUMP_NO_BACKTRACE);
 	if (m == GORT__DEADLOCK_ABORT) {
 		fflush(stderr);
 		abort();

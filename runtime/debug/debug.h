@@ -20,6 +20,8 @@ struct gort__gsnap {
 	const char *wait_file, *spawn_file;
 	const void *wait_obj;
 	int64_t waited_ns;       /* since it parked (WAITING only) */
+	uint32_t parkseq;        /* the wait it was in: a backtrace taken later is
+				  * kept only if the coroutine is still in it */
 	char name[GORT_NAME_MAX];
 	struct gort__g *g;       /* the descriptor (for a backtrace) */
 };

@@ -43,22 +43,37 @@ _Static_assert((int)GORT_WAIT_IO_WRITE == (int)GORT__WR_IO_WRITE, "public and in
 /* Time                                                                */
 /* ------------------------------------------------------------------ */
 
-/* Ticks per ns, measured once against the monotonic clock over >= 2 ms. */
+/* Ticks per ns, measured once against the monotonic clock over 5 ms.
+ * Each end is the tightest of a few (ticks, ns, ticks) readings, so that
+ * a preemption between the paired reads does not skew the rate. */
 static _Atomic double tick_rate;
+
+static void clock_pair(uint64_t *ticks, int64_t *ns)
+{
+	uint64_t best = UINT64_MAX;
+	for (int i = 0; i < 5; i++) {
+		uint64_t a = gort__ticks();
+		int64_t n = gort__nanotime();
+		uint64_t b = gort__ticks();
+		if (b - a < best) {
+			best = b - a;
+			*ticks = a + (b - a) / 2;
+			*ns = n;
+		}
+	}
+}
 
 int64_t gort__ticks_to_ns(uint64_t dt)
 {
 	double r = atomic_load_explicit(&tick_rate, memory_order_relaxed);
 	if (r == 0) {
-		int64_t n0 = gort__nanotime();
-		uint64_t t0 = gort__ticks();
-		int64_t n1;
-		do
-			n1 = gort__nanotime();
-		while (n1 - n0 < 2000000);
-		r = (double)(gort__ticks() - t0) / (double)(n1 - n0);
-		if (r <= 0)
-			r = 1;
+		uint64_t t0 = 0, t1 = 0;
+		int64_t n0 = 0, n1 = 0;
+		clock_pair(&t0, &n0);
+		while (gort__nanotime() - n0 < 5000000)
+			;
+		clock_pair(&t1, &n1);
+		r = n1 > n0 && t1 > t0 ? (double)(t1 - t0) / (double)(n1 - n0) : 1;
 		atomic_store_explicit(&tick_rate, r, memory_order_relaxed);
 	}
 	return (int64_t)((double)dt / r);
@@ -133,6 +148,7 @@ GORT__NO_SAN static void snap_one(struct gort__g *g, void *arg)
 		o->wait_line = g->wait_line;
 		o->wait_obj = g->wait_obj;
 		uint64_t since = g->wait_since;
+		o->parkseq = g->parkseq;
 		o->waited_ns = sp->now > since ? gort__ticks_to_ns(sp->now - since) : 0;
 		if (o->reason == GORT__WR_NONE || o->reason >= GORT__WR_COUNT_)
 			o->state = GORT__G_RUNNABLE; /* caught between park and its record */
@@ -143,8 +159,8 @@ GORT__NO_SAN static void snap_one(struct gort__g *g, void *arg)
 
 struct gort__gsnap *gort__gsnap_all(int64_t *n)
 {
+	gort__ticks_to_ns(0); /* calibrate first, outside the walk */
 	struct snapper sp = {.now = gort__ticks()};
-	gort__ticks_to_ns(0); /* calibrate outside the walk */
 	gort__allg_each(snap_one, &sp);
 	if (sp.oom) {
 		free(sp.s);
@@ -155,16 +171,24 @@ struct gort__gsnap *gort__gsnap_all(int64_t *n)
 	return sp.s;
 }
 
-int gort_coroutine_counts_read(gort_coroutine_counts *out)
+/* The start of the public readers: 0 and a snapshot, or an error. */
+static int snapshot(const void *out, struct gort__gsnap **s, int64_t *n)
 {
 	if (!out)
 		return -EINVAL;
 	if (!gort_running())
 		return -ESRCH;
+	*s = gort__gsnap_all(n);
+	return *n < 0 ? -ENOMEM : 0;
+}
+
+int gort_coroutine_counts_read(gort_coroutine_counts *out)
+{
 	int64_t n;
-	struct gort__gsnap *s = gort__gsnap_all(&n);
-	if (n < 0)
-		return -ENOMEM;
+	struct gort__gsnap *s;
+	int rc = snapshot(out, &s, &n);
+	if (rc)
+		return rc;
 	memset(out, 0, sizeof *out);
 	for (int64_t i = 0; i < n; i++) {
 		out->live++;
@@ -221,13 +245,22 @@ static const char *state_name(const struct gort__gsnap *s)
 	return gort__wait_reason_name(s->reason);
 }
 
+/* Is the coroutine still in the wait the snapshot saw? */
+GORT__NO_SAN static bool same_wait(const struct gort__gsnap *s)
+{
+	struct gort__g *g = s->g;
+	return atomic_load_explicit(&g->state, memory_order_acquire) == GORT__G_WAITING &&
+	       g->parkseq == s->parkseq && g->id == s->id;
+}
+
 static void print_backtrace(FILE *f, const struct gort__gsnap *s)
 {
-	if (s->state != GORT__G_WAITING)
+	if (s->state != GORT__G_WAITING || !same_wait(s))
 		return;
 	void *frames[BT_MAX];
 	int n = parked_frames(s->g, frames, BT_MAX);
-	if (n > 0)
+	/* frames are copied: if it moved on during the walk, they are not its */
+	if (n > 0 && same_wait(s))
 		gort__print_frames_file(f, frames, n);
 }
 
@@ -246,7 +279,9 @@ static void print_one(FILE *f, const struct gort__gsnap *s, unsigned flags)
 		fprintf(f, "\tblocked at %s:%d\n", s->wait_file, s->wait_line);
 	if (!(flags & GORT_DUMP_NO_BACKTRACE))
 		print_backtrace(f, s);
-	if (s->parent_id)
+	if (s->spawn_line == 0 && s->spawn_file)
+		fprintf(f, "created by %s\n\n", s->spawn_file); /* gort_main */
+	else if (s->parent_id)
 		fprintf(f, "created by coroutine %lld at %s:%d\n\n", (long long)s->parent_id,
 			s->spawn_file ? s->spawn_file : "?", s->spawn_line);
 	else
@@ -370,7 +405,10 @@ static void print_group(FILE *f, const struct group *g, unsigned flags)
 		fprintf(f, "\tblocked at %s:%d\n", s->wait_file, s->wait_line);
 	if (!(flags & GORT_DUMP_NO_BACKTRACE))
 		print_backtrace(f, s);
-	fprintf(f, "created at %s:%d\n\n", s->spawn_file ? s->spawn_file : "?", s->spawn_line);
+	if (s->spawn_line == 0 && s->spawn_file)
+		fprintf(f, "created by %s\n\n", s->spawn_file);
+	else
+		fprintf(f, "created at %s:%d\n\n", s->spawn_file ? s->spawn_file : "?", s->spawn_line);
 }
 
 int64_t gort__dump_snaps(FILE *f, struct gort__gsnap *s, int64_t n, unsigned flags)
@@ -398,15 +436,12 @@ static int by_id(const void *a, const void *b)
 
 int64_t gort_dump_file(FILE *f, unsigned flags)
 {
-	if (!f)
-		return -EINVAL;
-	if (!gort_running())
-		return -ESRCH;
 	int64_t n;
-	struct gort__gsnap *s = gort__gsnap_all(&n);
-	if (n < 0)
-		return -ENOMEM;
-	if (!(flags & GORT_DUMP_GROUPED))
+	struct gort__gsnap *s;
+	int rc = snapshot(f, &s, &n);
+	if (rc)
+		return rc;
+	if (!(flags & GORT_DUMP_GROUPED) && n > 1)
 		qsort(s, (size_t)n, sizeof *s, by_id);
 	int64_t r = gort__dump_snaps(f, s, n, flags);
 	free(s);

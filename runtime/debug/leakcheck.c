@@ -47,11 +47,24 @@ void gort__lost_ctx_remove(struct gort__lost_ctx *l)
 	gort__lock_acquire(&lost_lock);
 	if (l->prev)
 		l->prev->next = l->next;
-	else
+	else if (lost_head == l)
 		lost_head = l->next;
 	if (l->next)
 		l->next->prev = l->prev;
 	l->next = l->prev = NULL;
+	gort__lock_release(&lost_lock);
+}
+
+void gort__lost_ctx_reset(void)
+{
+	gort__lock_acquire(&lost_lock);
+	struct gort__lost_ctx *l = lost_head;
+	lost_head = NULL;
+	while (l) {
+		struct gort__lost_ctx *n = l->next;
+		l->next = l->prev = NULL; /* a later remove finds it unlinked */
+		l = n;
+	}
 	gort__lock_release(&lost_lock);
 }
 

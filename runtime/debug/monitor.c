@@ -112,7 +112,7 @@ static void watchdog_fire(gort_watchdog_fn fn, int64_t live, void *ctx)
 
 void gort__monitor_signal(void)
 {
-	fprintf(stderr, "gort: dump on signal %d (GORT_DEBUG=dumpsig):\n\n", gort__dbg.dumpsig);
+	fprintf(stderr, "gort: dump on SIG%s (GORT_DEBUG=dumpsig):\n\n", sigabbrev_np(gort__dbg.dumpsig));
 	gort_dump_file(stderr, GORT_DUMP_GROUPED);
 }
 

@@ -182,8 +182,10 @@ static inline bool lock_fast(struct mutex_impl *m)
 void gort_mutex_lock_at(gort_mutex *mu, const char *file, int line)
 {
 	struct mutex_impl *m = MU(mu);
-	if (!lock_fast(m))
+	if (!lock_fast(m)) {
 		(void)lock_slow(m, NULL, file, line);
+		GORT__KEEP_FRAME();
+	}
 }
 
 int gort_mutex_lock_ctx_at(gort_ctx *ctx, gort_mutex *mu, const char *file, int line)

@@ -88,6 +88,7 @@ void gort_wg_wait_at(gort_wg *wg, const char *file, int line)
 	}
 	gort__set_wait_obj(wg);
 	gort__sema_acquire(&w->sema, GORT__WR_WAITGROUP, file, line);
+	GORT__KEEP_FRAME();
 }
 
 int gort_wg_wait_ctx_at(gort_ctx *ctx, gort_wg *wg, const char *file, int line)
