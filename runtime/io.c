@@ -505,6 +505,8 @@ static int split_hostport(const char *hp, char *host, size_t hl, char *port, siz
 	for (const char *p = port; *p; p++)
 		if (*p < '0' || *p > '9')
 			return -EINVAL;
+	if (strtol(port, NULL, 10) > 65535)
+		return -EINVAL; /* getaddrinfo would take it modulo 65536 */
 	return 0;
 }
 

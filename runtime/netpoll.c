@@ -135,6 +135,11 @@ int gort__netpoll_init(void)
 	atomic_store(&blocking, false);
 	atomic_store(&break_pending, false);
 	atomic_store(&last_poll, gort__nanotime());
+#ifdef GORT__TSAN
+	/* TSan intercepts epoll_wait, not epoll_pwait2: without it, it misses
+	 * the order from a descriptor's registration to its events */
+	atomic_store(&no_pwait2, true);
+#endif
 	return 0;
 }
 

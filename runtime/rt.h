@@ -360,7 +360,8 @@ struct gort__sched {
 	_Atomic uint64_t run_id;     /* (a) bumped by every gort_start: what was made in
 				      * one run (a timer's heap) is dead in the next */
 	_Atomic uint64_t plain_spawns;  /* (a) relaxed: spawns from plain threads */
-	_Atomic uint64_t plain_global_puts; /* (a) relaxed: global puts from plain threads */
+	_Atomic uint64_t plain_global_puts; /* (a) relaxed: global puts by no P (plain threads,
+					 * sysmon, syscall exits without a P) */
 	/* (a) plain-thread calls inside the scheduler: seq_cst increment, then
 	 * seq_cst load of stopping; gort_stop stores stopping seq_cst, then
 	 * waits for zero before tearing down (Dekker) */

@@ -795,6 +795,7 @@ static struct gort__m *sw_finish(gort__xfer t)
 		gort__lock_acquire(&gort__sched.lock);
 		globrunq_put_batch(prev, prev, 1);
 		gort__lock_release(&gort__sched.lock);
+		atomic_fetch_add_explicit(&gort__sched.plain_global_puts, 1, memory_order_relaxed);
 		wakep();
 		return m;
 	default:
@@ -1295,6 +1296,7 @@ int gort__runq_drain(struct gort__p *v)
 	gort__lock_acquire(&gort__sched.lock);
 	globrunq_put_batch(head, tail, n);
 	gort__lock_release(&gort__sched.lock);
+	atomic_fetch_add_explicit(&gort__sched.plain_global_puts, (uint64_t)n, memory_order_relaxed);
 	wakep();
 	return n;
 }

@@ -79,8 +79,14 @@ GORT__NO_TSAN static void report_hog(struct gort__p *p)
 		g->spawn_file ? g->spawn_file : "?", g->spawn_line, p->id);
 }
 
+/* A P's schedule count, written by its owner without atomics (rt.h (r)). */
+GORT__NO_TSAN static uint32_t schedtick_of(const struct gort__p *p)
+{
+	return *(volatile const uint32_t *)&p->schedtick;
+}
+
 /* One look at every P; true if it did something. */
-GORT__NO_TSAN static bool retake(int64_t now, struct pwatch *pw)
+static bool retake(int64_t now, struct pwatch *pw)
 {
 	bool acted = false;
 	for (int i = 0; i < gort__sched.nprocs; i++) {
@@ -107,7 +113,7 @@ GORT__NO_TSAN static bool retake(int64_t now, struct pwatch *pw)
 			w->syscall_seen = 0;
 			acted = true;
 		} else if (st == GORT__P_RUNNING) {
-			uint32_t t = p->schedtick;
+			uint32_t t = schedtick_of(p);
 			if (t != w->schedtick || !w->sched_seen) {
 				w->schedtick = t;
 				w->sched_seen = now;
