@@ -17,7 +17,9 @@
  * does (gort__netpoll_try_block); a busy runtime polls every 61st schedule
  * if nobody polled for a millisecond.  The blocked M is woken by the break
  * eventfd: a new earliest timer, gort_stop, a plain thread that starts
- * waiting (it has no M to poll for it).
+ * waiting (it has no M to poll for it).  The eventfd is level-triggered
+ * and only a blocking poll drains it: a non-blocking poll by another M
+ * (or by the blocker before it blocks) must not swallow the break.
  *
  * Locks: a descriptor's lock is taken with nothing else held, or under a
  * context's lock (a watch) or a timer heap's lock (a deadline): orders
@@ -123,7 +125,9 @@ int gort__netpoll_init(void)
 		epfd = -1;
 		return -e;
 	}
-	struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.ptr = NULL};
+	/* level-triggered, unlike the descriptors: a break stays pending
+	 * until the blocking poller drains it, whoever else polls meanwhile */
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, breakfd, &ev) != 0) {
 		int e = errno;
 		close(breakfd);
@@ -242,10 +246,14 @@ struct gort__waiter *gort__netpoll(int64_t deadline)
 	for (int i = 0; i < n; i++) {
 		struct gort__pd *pd = ev[i].data.ptr;
 		if (!pd) {
-			uint64_t v;
-			ssize_t r = read(breakfd, &v, sizeof v);
-			(void)r;
-			atomic_store(&break_pending, false);
+			/* a break: only the blocking poller (the one it is for)
+			 * drains it; the others leave it pending for that one */
+			if (deadline != 0) {
+				uint64_t v;
+				ssize_t r = read(breakfd, &v, sizeof v);
+				(void)r;
+				atomic_store(&break_pending, false);
+			}
 			continue;
 		}
 		uint32_t m = ev[i].events;

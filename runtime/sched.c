@@ -609,6 +609,7 @@ static void netpoll_ready(struct gort__waiter *list)
  * global queue, or a timer is due) but no P is free: the Ms that hold the
  * Ps will see it, so sleep without a deadline. */
 enum { POLL_NONE, POLL_AGAIN, POLL_RUN, POLL_BUSY };
+#define POLL_SPINS 4 /* non-blocking polls, steal_pause apart, before blocking */
 static int poll_instead_of_sleeping(struct gort__m *m)
 {
 	if (!atomic_load_explicit(&gort__netpoll_waiters, memory_order_seq_cst) ||
@@ -619,7 +620,21 @@ static int poll_instead_of_sleeping(struct gort__m *m)
 		return POLL_RUN;
 	}
 	int64_t deadline = gort__timers_earliest();
-	struct gort__waiter *list = gort__netpoll(deadline ? deadline : -1);
+	/* Look a few times before blocking: a busy server's next packet is
+	 * often microseconds away, and an M blocked in epoll is woken by each
+	 * one (a wake-up in the sender's system call, then a thread switch). */
+	struct gort__waiter *list = NULL;
+	for (int i = 0; i < POLL_SPINS && !list; i++) {
+		if (i)
+			steal_pause();
+		list = gort__netpoll(0);
+		if (atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed))
+			break; /* global work: take it rather than block */
+	}
+	if (!list && !atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) && !stopping()) {
+		deadline = gort__timers_earliest(); /* a timer may have come meanwhile */
+		list = gort__netpoll(deadline ? deadline : -1);
+	}
 	gort__netpoll_unblock();
 	if (stopping())
 		return POLL_RUN;
