@@ -127,7 +127,7 @@ TEST_ENV += GORT_TEST_SCALE=$${GORT_TEST_SCALE:-10} LSAN_OPTIONS=suppressions=$(
 endif
 
 EXAMPLES := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
-$(BUILD)/examples/%: examples/%.c include/gort.h $(wildcard include/gort/*.h) $(BUILD)/libgort.a
+$(BUILD)/examples/%: examples/%.c $(wildcard examples/*.h) include/gort.h $(wildcard include/gort/*.h) $(BUILD)/libgort.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libgort.a $(LIBS) $(LDFLAGS)
 

@@ -62,6 +62,11 @@ enum {
 	SEM_SIZE = 10,          /* semaphore: the semaphore's size */
 	SEM_WORKERS = 1000,     /* semaphore: coroutines */
 	SEM_OPS = 1000,         /* semaphore: acquire/release pairs per coroutine */
+	ECHO_CONNS = 100,       /* echo: client connections */
+	ECHO_ROUNDS = 10000,    /* echo: 64-byte round trips per connection */
+	ECHO_MSG = 64,          /* echo: message size */
+	HOG_PAIRS = 500,        /* hog: ping-pong pairs (1,000 coroutines) */
+	HOG_MS = 1000,          /* hog: how long the hog spins, and each window */
 	/* calibrate: the spin loop is timed over CALIB_LOOPS iterations,
 	 * CALIB_RUNS times; the median is scaled to CALIB_TARGET_NS. */
 	CALIB_LOOPS = 1000000,
@@ -1101,6 +1106,183 @@ static int run_workload(void *arg)
 	return rc;
 }
 
+/* ----------------------------------------------------------------- echo */
+
+/* A TCP echo server on 127.0.0.1 (one coroutine per connection) and
+ * ECHO_CONNS client coroutines in the same process, each doing
+ * ECHO_ROUNDS round trips of ECHO_MSG bytes (write, then read it all
+ * back).  requests_per_s: round trips over the wall time from the first
+ * dial to the last client's end. */
+static struct {
+	gort_wg clients;
+	int port;
+	_Atomic int failed;
+} g_echo;
+
+static void echo_conn(void *arg)
+{
+	gort_fd *c = arg;
+	char buf[4096];
+	for (;;) {
+		ssize_t n = gort_read(c, buf, sizeof buf);
+		if (n <= 0 || gort_write(c, buf, (size_t)n) != n)
+			break;
+	}
+	gort_fd_close(c);
+}
+
+static void echo_server(void *arg)
+{
+	gort_fd *lis = arg, *c;
+	while (gort_accept(lis, &c, NULL, NULL) == 0)
+		if (spawn_failed(gort_go(echo_conn, c)))
+			gort_fd_close(c);
+}
+
+static void echo_client(void *arg)
+{
+	(void)arg;
+	char addr[32], msg[ECHO_MSG], back[ECHO_MSG];
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", g_echo.port);
+	memset(msg, 'g', sizeof msg);
+	gort_fd *c;
+	if (gort_dial_tcp(addr, &c) != 0) {
+		atomic_fetch_add(&g_echo.failed, 1);
+		gort_wg_done(&g_echo.clients);
+		return;
+	}
+	for (int i = 0; i < ECHO_ROUNDS; i++) {
+		if (gort_write(c, msg, sizeof msg) != (ssize_t)sizeof msg)
+			goto fail;
+		for (size_t got = 0; got < sizeof back;) {
+			ssize_t n = gort_read(c, back + got, sizeof back - got);
+			if (n <= 0)
+				goto fail;
+			got += (size_t)n;
+		}
+	}
+	gort_fd_close(c);
+	gort_wg_done(&g_echo.clients);
+	return;
+fail:
+	atomic_fetch_add(&g_echo.failed, 1);
+	gort_fd_close(c);
+	gort_wg_done(&g_echo.clients);
+}
+
+static int bench_echo(void *arg)
+{
+	(void)arg;
+	gort_fd *lis;
+	int rc = gort_listen_tcp("127.0.0.1:0", 1024, &lis);
+	if (rc) {
+		fprintf(stderr, "gort_bench: echo: listen: %s\n", gort_strerror(rc));
+		return 1;
+	}
+	g_echo.port = gort_fd_port(lis);
+	if (spawn_failed(gort_go(echo_server, lis)))
+		return 1;
+	int64_t t0 = now_ns();
+	gort_wg_add(&g_echo.clients, ECHO_CONNS);
+	for (int i = 0; i < ECHO_CONNS; i++)
+		if (spawn_failed(gort_go(echo_client, NULL)))
+			return 1;
+	gort_wg_wait(&g_echo.clients);
+	int64_t el = now_ns() - t0;
+	gort_fd_close(lis);
+	if (g_echo.failed) {
+		fprintf(stderr, "gort_bench: echo: %d clients failed\n", g_echo.failed);
+		return 1;
+	}
+	result_f("echo", "requests_per_s", (double)ECHO_CONNS * ECHO_ROUNDS * 1e9 / (double)el, 0, "req/s");
+	return 0;
+}
+
+/* ------------------------------------------------------------------ hog */
+
+/* HOG_PAIRS ping-pong pairs run; their round trips are counted over a
+ * HOG_MS window, then over a second HOG_MS window while one more coroutine
+ * spins for HOG_MS without yielding (no preemption point: the worst
+ * case).  kept_fraction: the second count over the first. */
+static struct {
+	_Atomic long rounds;
+	_Atomic int stop;
+	gort_wg exited;
+} g_hog;
+
+static void hog_ping(void *arg)
+{
+	gort_chan **ch = arg;
+	int v = 0;
+	while (!atomic_load_explicit(&g_hog.stop, memory_order_relaxed)) {
+		gort_chan_send(ch[0], &v);
+		gort_chan_recv(ch[1], &v, NULL);
+		atomic_fetch_add_explicit(&g_hog.rounds, 1, memory_order_relaxed);
+	}
+	gort_chan_close(ch[0]);
+	gort_wg_done(&g_hog.exited);
+}
+
+static void hog_pong(void *arg)
+{
+	gort_chan **ch = arg;
+	int v;
+	bool ok;
+	for (;;) {
+		gort_chan_recv(ch[0], &v, &ok);
+		if (!ok)
+			break;
+		gort_chan_send(ch[1], &v);
+	}
+	gort_wg_done(&g_hog.exited);
+}
+
+static void hog_spin(void *arg)
+{
+	(void)arg;
+	int64_t end = now_ns() + (int64_t)HOG_MS * 1000000;
+	while (now_ns() < end)
+		;
+}
+
+static int bench_hog(void *arg)
+{
+	(void)arg;
+	gort_chan *(*ch)[2] = calloc(HOG_PAIRS, sizeof *ch);
+	if (!ch)
+		return oom();
+	gort_wg_add(&g_hog.exited, 2 * HOG_PAIRS);
+	for (int i = 0; i < HOG_PAIRS; i++) {
+		ch[i][0] = gort_chan_make(sizeof(int), 0);
+		ch[i][1] = gort_chan_make(sizeof(int), 0);
+		if (!ch[i][0] || !ch[i][1])
+			return oom();
+		if (spawn_failed(gort_go(hog_ping, ch[i])) || spawn_failed(gort_go(hog_pong, ch[i])))
+			return 1;
+	}
+	gort_sleep(50000000); /* warm up */
+	long r0 = atomic_load(&g_hog.rounds);
+	gort_sleep((int64_t)HOG_MS * 1000000);
+	long r1 = atomic_load(&g_hog.rounds);
+	if (spawn_failed(gort_go(hog_spin, NULL)))
+		return 1;
+	gort_sleep((int64_t)HOG_MS * 1000000);
+	long r2 = atomic_load(&g_hog.rounds);
+	atomic_store(&g_hog.stop, 1);
+	gort_wg_wait(&g_hog.exited);
+	for (int i = 0; i < HOG_PAIRS; i++) {
+		gort_chan_release(ch[i][0]);
+		gort_chan_release(ch[i][1]);
+	}
+	free(ch);
+	if (r1 == r0) {
+		fprintf(stderr, "gort_bench: hog: no round trips without the hog\n");
+		return 1;
+	}
+	result_f("hog", "kept_fraction", (double)(r2 - r1) / (double)(r1 - r0), 3, "x");
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(void *arg);
@@ -1123,6 +1305,8 @@ static const struct {
 	{"ctxcancel", bench_ctxcancel},
 	{"rwmutex", bench_rwmutex},
 	{"semaphore", bench_semaphore},
+	{"echo", bench_echo},
+	{"hog", bench_hog},
 	{"idle", NULL}, /* not a coroutine: see bench_idle */
 };
 
@@ -1132,7 +1316,7 @@ static _Noreturn void usage(void)
 			"       gort_bench calibrate\n"
 			"workloads: spawn yield yield-fp steal idle protect panic-recover\n"
 			"           pingpong chanmpmc fib skynet select parked parked_1m timers\n"
-			"           mutex ctxcancel rwmutex semaphore\n");
+			"           mutex ctxcancel rwmutex semaphore echo hog\n");
 	exit(2);
 }
 

@@ -29,7 +29,8 @@ set -u
 # and only if PROCS lists n)
 WORKLOADS="spawn:all yield:1 yield-fp:1 steal:all idle:all protect:1 panic-recover:1
 	pingpong:all chanmpmc:all fib:all skynet:all select:all parked:2 parked_1m:2 timers:all
-	mutex:all ctxcancel:all rwmutex:all semaphore:all pingpong-nodebug:all spawn-nodebug:all"
+	mutex:all ctxcancel:all rwmutex:all semaphore:all echo:all hog:all
+	pingpong-nodebug:all spawn-nodebug:all"
 
 die() {
 	echo "run.sh: $*" >&2

@@ -102,9 +102,15 @@ typedef struct gort_config {
 	 *   (Ps, idle Ps, threads, spinning, global queue, each P's queue);
 	 *   scheddetail=1 adds a line per P and per M. */
 	const char *debug;
+	/* The most OS threads (Ms) the runtime may create: GORT_MAX_THREADS,
+	 * else GORT_DEFAULT_MAX_THREADS; at least procs.  Ms beyond procs
+	 * serve blocking calls (gort_syscall_enter); at the limit, a blocking
+	 * call keeps its P and gort says so once on stderr. */
+	int max_threads;
 } gort_config;
 
 #define GORT_MAX_PROCS 1024
+#define GORT_DEFAULT_MAX_THREADS 10000
 #define GORT_DEFAULT_STACK_SIZE (256u * 1024u)
 #define GORT_MIN_STACK_SIZE (16u * 1024u)
 #define GORT_MAX_STACK_SIZE (1024u * 1024u * 1024u)
@@ -196,6 +202,30 @@ GORT_API gort_id gort_go_opts(void (*fn)(void *arg), void *arg, const gort_spawn
  * nothing else is runnable.  From a plain thread: sched_yield().
  */
 GORT_API void gort_yield(void);
+
+/*
+ * Mark a stretch of code that may block in the kernel: a blocking system
+ * call, or a library call that makes one (getaddrinfo, a disk read, a
+ * database driver).  Between enter and exit the coroutine keeps its OS
+ * thread, but the monitor hands its P to another thread once the call has
+ * lasted ~20 us, so the P's other coroutines keep running (Go's
+ * entersyscall/exitsyscall).  exit continues on the old P if it is still
+ * free, else on any idle one, else parks the coroutine until a P is free.
+ * Between the two, call nothing of gort's that blocks, yields or spawns.
+ * No nesting.  From a plain thread both do nothing.  Never fail.
+ */
+GORT_API void gort_syscall_enter(void);
+GORT_API void gort_syscall_exit(void);
+
+/*
+ * A cooperative preemption point for long computations (C code cannot be
+ * preempted safely): yields if the monitor found this coroutine running
+ * for 10 ms without a switch, else returns at once (one load).  The
+ * monitor also moves the waiting coroutines of a hog's P to the other
+ * Ps, so a loop without this call starves only its own P's queue for the
+ * first 10 ms.  From a plain thread: nothing.
+ */
+GORT_API void gort_preempt_point(void);
 
 /* The id of the calling coroutine, or 0 from a plain thread. */
 GORT_API gort_id gort_self(void);
@@ -488,5 +518,6 @@ GORT_API void gort_panic_print(int fd, const gort_panic_info *info);
 #include <gort/context.h> /* contexts; _ctx variants of blocking calls */
 #include <gort/sync.h>    /* mutex, rwmutex, once, cond, semaphore, group */
 #include <gort/debug.h>   /* counts, dumps, leak check, watchdog */
+#include <gort/io.h>      /* descriptors on the netpoller, TCP helpers */
 
 #endif /* GORT_H */

@@ -112,6 +112,7 @@ int gort__config_resolve(const gort_config *cfg, struct gort__config *out)
 	out->stack_size = GORT_DEFAULT_STACK_SIZE;
 	out->guard = GORT__GUARD_AUTO;
 	out->sigpanic = false;
+	out->max_threads = GORT_DEFAULT_MAX_THREADS;
 	memset(&out->dbg, 0, sizeof out->dbg);
 
 	const char *e = getenv("GORT_PROCS");
@@ -123,6 +124,16 @@ int gort__config_resolve(const gort_config *cfg, struct gort__config *out)
 			fprintf(stderr,
 				"gort: ignoring GORT_PROCS=%s: not an integer in 1..%d; using %d\n", e,
 				GORT_MAX_PROCS, out->procs);
+	}
+	e = getenv("GORT_MAX_THREADS");
+	if (e && *e) {
+		int v;
+		if (parse_int(e, 2, 1000000, &v))
+			out->max_threads = v;
+		else
+			fprintf(stderr,
+				"gort: ignoring GORT_MAX_THREADS=%s: not an integer in 2..1000000; using %d\n",
+				e, out->max_threads);
 	}
 	e = getenv("GORT_STACK_SIZE");
 	if (e && *e) {
@@ -151,7 +162,13 @@ int gort__config_resolve(const gort_config *cfg, struct gort__config *out)
 				return -EINVAL;
 			out->stack_size = cfg->stack_size;
 		}
+		if (cfg->max_threads < 0 || cfg->max_threads == 1 || cfg->max_threads > 1000000)
+			return -EINVAL;
+		if (cfg->max_threads)
+			out->max_threads = cfg->max_threads;
 	}
+	if (out->max_threads < out->procs)
+		out->max_threads = out->procs; /* every P needs an M */
 	size_t ps = 4096;
 	out->stack_size = (out->stack_size + ps - 1) & ~(ps - 1);
 	return 0;

@@ -55,6 +55,10 @@ const char *gort__wait_reason_name(int r)
 		return "sync.Cond.Wait";
 	case GORT__WR_SEMAPHORE:
 		return "semaphore acquire";
+	case GORT__WR_IO_READ:
+		return "IO wait (read)";
+	case GORT__WR_IO_WRITE:
+		return "IO wait (write)";
 	default:
 		return "";
 	}

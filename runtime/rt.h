@@ -75,6 +75,8 @@ enum gort__wait_reason {
 	GORT__WR_RWMUTEX_W,
 	GORT__WR_COND,
 	GORT__WR_SEMAPHORE,
+	GORT__WR_IO_READ,
+	GORT__WR_IO_WRITE,
 	GORT__WR_COUNT_
 };
 const char *gort__wait_reason_name(int r);
@@ -223,6 +225,7 @@ struct gort__p {
 
 	/* owner-only (o) */
 	uint32_t schedtick;          /* schedules since start, for the 1-in-61 global poll */
+	uint32_t runnext_streak;     /* schedules served from runnext in a row */
 	uint64_t clock;              /* gort__ticks() at the last findrunnable, switch
 				      * from g0 or 61st schedule: the cheap "since
 				      * when" of a park */
@@ -233,6 +236,16 @@ struct gort__p {
 	int64_t idnext, idend;       /* batch of ids reserved from the global counter */
 	struct gort__pstats st;      /* (r) */
 	struct gort__theap timers;   /* its own lock (timer.c); any M may run it */
+	uint32_t syscalltick;        /* (o) syscalls entered on this P */
+	/* (a) the syscall protocol's word: syscalltick << 1 | 1 while the
+	 * owner's coroutine is inside gort_syscall_enter/exit.  Whoever
+	 * clears the low bit by CAS decides: the owner at exit (it keeps the
+	 * P), or sysmon (it retakes the P).  The tick makes each syscall's
+	 * word unique, so an M back from an old syscall can never CAS the
+	 * word of a later syscall on the same P (ABA).  acq_rel. */
+	_Atomic uint64_t syscallword;
+	_Atomic bool preempt;        /* (a) relaxed: sysmon asks the running coroutine
+				      * to yield at its next gort_preempt_point */
 
 	/* The run queue: a ring that only the owner pushes to (at tail) and
 	 * that the owner and thieves pop from (at head, by CAS).
@@ -254,7 +267,10 @@ struct gort__p {
 	_Atomic(struct gort__g *) runq[GORT__RUNQ_SIZE];
 };
 
-enum { GORT__P_IDLE = 0, GORT__P_RUNNING = 1 };
+/* P status: IDLE (on the idle list), RUNNING (held by an M), SYSCALL
+ * (its M's coroutine is in gort_syscall_enter/exit: sysmon may retake it
+ * with a CAS to IDLE, the M takes it back with a CAS to RUNNING). */
+enum { GORT__P_IDLE = 0, GORT__P_RUNNING = 1, GORT__P_SYSCALL = 2 };
 
 /* Free slots in p's ring, for its owner (thieves only make more room). */
 static inline int gort__runq_room(struct gort__p *p)
@@ -270,6 +286,7 @@ enum gort__sw_action {
 	GORT__SW_YIELD,    /* put prev at the back of the run queue */
 	GORT__SW_PARK,     /* mark prev WAITING, then call unlock(arg) */
 	GORT__SW_EXIT,     /* release prev's stack and descriptor */
+	GORT__SW_GLOBAL,   /* prev has no P (after a syscall): global queue */
 };
 
 typedef bool (*gort__unlock_fn)(void *arg);
@@ -297,6 +314,9 @@ struct gort__m {
 	struct gort__swrec sw;       /* (o) */
 	struct gort__g *handoff;     /* (o) G that g0 runs next (see gort__park) */
 	int *errnop;                 /* (o) this thread's errno (see sw_finish) */
+	struct gort__p *syscallp;    /* (o) the P it held when its coroutine entered a
+				      * syscall (gort_syscall_enter) */
+	uint64_t syscallword;        /* (o) that P's syscallword at the enter */
 	gort__note park;             /* (a) idle Ms sleep here */
 	struct gort__m *link;        /* (s) idle list */
 	bool idle;                   /* (s) on the idle list */
@@ -322,6 +342,8 @@ struct gort__sched {
 	_Atomic int32_t nmidle;      /* (s) written under the lock; read racily by stats */
 	struct gort__m *allm;        /* (s) */
 	_Atomic int32_t mcount;      /* (a) Ms created */
+	int32_t maxm;                /* (i) the M pool's limit (GORT_MAX_THREADS) */
+	_Atomic uint64_t mlimit_hits; /* (a) relaxed: Ms refused at the limit */
 	/* Ms spinning for work (a): seq_cst, see the protocol in sched.c */
 	_Atomic int32_t nmspinning;
 	_Atomic uint64_t wakeups;    /* (a) relaxed counter: idle Ms woken */
@@ -338,7 +360,8 @@ struct gort__sched {
 	_Atomic uint64_t run_id;     /* (a) bumped by every gort_start: what was made in
 				      * one run (a timer's heap) is dead in the next */
 	_Atomic uint64_t plain_spawns;  /* (a) relaxed: spawns from plain threads */
-	_Atomic uint64_t plain_global_puts; /* (a) relaxed: global puts from plain threads */
+	_Atomic uint64_t plain_global_puts; /* (a) relaxed: global puts by no P (plain threads,
+					 * sysmon, syscall exits without a P) */
 	/* (a) plain-thread calls inside the scheduler: seq_cst increment, then
 	 * seq_cst load of stopping; gort_stop stores stopping seq_cst, then
 	 * waits for zero before tearing down (Dekker) */
@@ -376,6 +399,21 @@ void gort__g_entry(gort__xfer t);
 bool gort__plain_enter(void);
 void gort__plain_exit(void);
 
+/* sysmon (sched.c): move v's queued coroutines (ring and runnext) to the
+ * global queue and wake an M for them; how many moved.  Only with
+ * nprocs > 1 (a single P's queue is not thread-safe). */
+int gort__runq_drain(struct gort__p *v);
+/* sysmon: hand a P retaken from a syscall to an M if it has work, else
+ * put it on the idle list. */
+void gort__handoffp(struct gort__p *p);
+
+/* --- sysmon.c --- */
+int gort__sysmon_start(void);
+void gort__sysmon_stop(void);
+/* Wake sysmon from a deep sleep (a P started running). */
+void gort__sysmon_wake(char why);
+extern _Atomic bool gort__sysmon_deep;
+
 /* --- coro.c --- */
 struct gort__g *gort__gfget(struct gort__p *p);
 void gort__gfput(struct gort__p *p, struct gort__g *g);
@@ -399,6 +437,7 @@ struct gort__debug_cfg {
 	int deadlock;      /* enum gort__deadlock_mode */
 	int schedtrace_ms; /* schedtrace=MS, 0 off */
 	bool scheddetail;  /* scheddetail=1 */
+	bool hogwarn;      /* hogwarn=1: sysmon names a coroutine that runs 10 ms */
 };
 /* Parse one key=value; true if key is a debug/ key (then *ok says whether
  * the value was good; a message went to stderr if not). */
@@ -425,6 +464,7 @@ struct gort__config {
 	size_t stack_size;
 	enum gort__guard_mode guard;
 	bool sigpanic; /* GORT_DEBUG=sigpanic=1 */
+	int max_threads; /* GORT_MAX_THREADS */
 	struct gort__debug_cfg dbg; /* runtime/debug/ keys */
 };
 int gort__config_resolve(const gort_config *cfg, struct gort__config *out);

@@ -89,6 +89,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "netpoll.h"
 #include "rt.h"
 #include "timer.h"
 
@@ -272,10 +273,47 @@ static struct gort__g *runq_put_chain(struct gort__p *p, struct gort__g *head, i
 	return head;
 }
 
+/* Owner only: the ring's head (not runnext). */
+static struct gort__g *runq_get_ring(struct gort__p *p)
+{
+	if (gort__sched.nprocs == 1) {
+		uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_relaxed);
+		if (atomic_load_explicit(&p->runqtail, memory_order_relaxed) == h)
+			return NULL;
+		struct gort__g *g = atomic_load_explicit(&p->runq[h & RUNQ_MASK], memory_order_relaxed);
+		atomic_store_explicit(&p->runqhead, h + 1, memory_order_release);
+		return g;
+	}
+	for (;;) {
+		uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
+		uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
+		if (t == h)
+			return NULL;
+		struct gort__g *g = atomic_load_explicit(&p->runq[h & RUNQ_MASK], memory_order_relaxed);
+		if (atomic_compare_exchange_weak_explicit(&p->runqhead, &h, h + 1, memory_order_release,
+							  memory_order_relaxed))
+			return g;
+	}
+}
+
+/* runnext served this many times in a row hands over to the ring: a
+ * ping-pong pair that keeps readying each other into runnext must not
+ * starve what waits in the ring (Go gets this from its time slice, which
+ * runnext inherits, and sysmon's preemption; gort cannot preempt). */
+#define RUNNEXT_STREAK 61
+
 /* Owner only: runnext first, then the ring's head. */
 static struct gort__g *runq_get(struct gort__p *p)
 {
 	struct gort__g *g = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+	if (g && gort__unlikely(++p->runnext_streak >= RUNNEXT_STREAK)) {
+		p->runnext_streak = 0;
+		g = NULL; /* the ring's head first; runnext stays for next time */
+		struct gort__g *r = runq_get_ring(p);
+		if (r)
+			return r;
+		g = atomic_load_explicit(&p->runnext, memory_order_relaxed);
+	}
 	if (gort__sched.nprocs == 1) {
 		/* One P: nobody else takes from its queues (thieves exist only
 		 * with two Ps or more), so plain loads and stores do. */
@@ -283,26 +321,14 @@ static struct gort__g *runq_get(struct gort__p *p)
 			atomic_store_explicit(&p->runnext, NULL, memory_order_relaxed);
 			return g;
 		}
-		uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_relaxed);
-		if (atomic_load_explicit(&p->runqtail, memory_order_relaxed) == h)
-			return NULL;
-		g = atomic_load_explicit(&p->runq[h & RUNQ_MASK], memory_order_relaxed);
-		atomic_store_explicit(&p->runqhead, h + 1, memory_order_release);
-		return g;
+		p->runnext_streak = 0;
+		return runq_get_ring(p);
 	}
 	if (g && atomic_compare_exchange_strong_explicit(&p->runnext, &g, NULL, memory_order_acq_rel,
 							 memory_order_relaxed))
 		return g;
-	for (;;) {
-		uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
-		uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
-		if (t == h)
-			return NULL;
-		g = atomic_load_explicit(&p->runq[h & RUNQ_MASK], memory_order_relaxed);
-		if (atomic_compare_exchange_weak_explicit(&p->runqhead, &h, h + 1, memory_order_release,
-							  memory_order_relaxed))
-			return g;
-	}
+	p->runnext_streak = 0;
+	return runq_get_ring(p);
 }
 
 static bool runq_empty(struct gort__p *p)
@@ -441,6 +467,16 @@ static int newm(struct gort__p *p, bool spinning)
 		gort__sys_free(m);
 		return EAGAIN;
 	}
+	if (atomic_load(&gort__sched.mcount) >= gort__sched.maxm) {
+		gort__lock_release(&gort__sched.lock);
+		gort__sys_free(m);
+		if (atomic_fetch_add_explicit(&gort__sched.mlimit_hits, 1, memory_order_relaxed) == 0)
+			fprintf(stderr,
+				"gort: the M pool is at its limit of %d threads (GORT_MAX_THREADS): "
+				"blocking calls beyond it hold their P, the rest wait\n",
+				gort__sched.maxm);
+		return EMLINK;
+	}
 	m->id = atomic_fetch_add(&gort__sched.mcount, 1);
 	m->rand = 0x9E3779B97F4A7C15ull * (uint64_t)(m->id + 1) | 1;
 	int rc = gort__sys_thread_create(&m->thread, m_main, m);
@@ -488,6 +524,8 @@ static void startm(struct gort__p *p, bool spinning)
 		atomic_fetch_add_explicit(&gort__sched.wakeups, 1, memory_order_relaxed);
 		atomic_fetch_add_explicit(&gort__sched.handoffs, 1, memory_order_relaxed);
 		gort__note_wake(&nm->park);
+		if (atomic_load_explicit(&gort__sysmon_deep, memory_order_relaxed))
+			gort__sysmon_wake('w');
 		return;
 	}
 	gort__lock_release(&gort__sched.lock);
@@ -500,7 +538,7 @@ static void startm(struct gort__p *p, bool spinning)
 		gort__lock_release(&gort__sched.lock);
 		if (spinning)
 			atomic_fetch_sub(&gort__sched.nmspinning, 1);
-		if (rc != EAGAIN && !atomic_exchange(&warned_newm, true))
+		if (rc != EAGAIN && rc != EMLINK && !atomic_exchange(&warned_newm, true))
 			fprintf(stderr, "gort: cannot create an OS thread (%s); running on fewer\n",
 				gort_strerror(-rc));
 	}
@@ -556,11 +594,75 @@ static void scavenge(void)
 	}
 }
 
+/* Make the waiters the poller returned runnable: on m's P if it has one
+ * (the caller runs them), else on the global queue. */
+static void netpoll_ready(struct gort__waiter *list)
+{
+	gort__waiter_wake_list(list);
+}
+
+/* The M about to sleep polls instead, blocking until the earliest timer,
+ * if coroutines wait on descriptors and no other M blocks in epoll.
+ * POLL_NONE: it did not; POLL_AGAIN: it polled, nothing to run (poll or
+ * sleep again); POLL_RUN: m now holds a P with work (or the runtime is
+ * stopping); POLL_BUSY: there is work (ready descriptors went to the
+ * global queue, or a timer is due) but no P is free: the Ms that hold the
+ * Ps will see it, so sleep without a deadline. */
+enum { POLL_NONE, POLL_AGAIN, POLL_RUN, POLL_BUSY };
+#define POLL_SPINS 4 /* non-blocking polls, steal_pause apart, before blocking */
+static int poll_instead_of_sleeping(struct gort__m *m)
+{
+	if (!atomic_load_explicit(&gort__netpoll_waiters, memory_order_seq_cst) ||
+	    !gort__netpoll_try_block())
+		return POLL_NONE;
+	if (stopping()) {
+		gort__netpoll_unblock();
+		return POLL_RUN;
+	}
+	int64_t deadline = gort__timers_earliest();
+	/* Look a few times before blocking: a busy server's next packet is
+	 * often microseconds away, and an M blocked in epoll is woken by each
+	 * one (a wake-up in the sender's system call, then a thread switch). */
+	struct gort__waiter *list = NULL;
+	for (int i = 0; i < POLL_SPINS && !list; i++) {
+		if (i)
+			steal_pause();
+		list = gort__netpoll(0);
+		if (atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed))
+			break; /* global work: take it rather than block */
+	}
+	if (!list && !atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) && !stopping()) {
+		deadline = gort__timers_earliest(); /* a timer may have come meanwhile */
+		list = gort__netpoll(deadline ? deadline : -1);
+	}
+	gort__netpoll_unblock();
+	if (stopping())
+		return POLL_RUN;
+	deadline = gort__timers_earliest();
+	bool due = deadline && deadline <= gort__nanotime();
+	if (!list && !due)
+		return POLL_AGAIN;
+	gort__lock_acquire(&gort__sched.lock);
+	struct gort__p *p = pidleget();
+	gort__lock_release(&gort__sched.lock);
+	if (p)
+		acquirep(m, p);
+	netpoll_ready(list); /* onto p's queue, or the global one */
+	return p ? POLL_RUN : POLL_BUSY;
+}
+
 static void stopm(struct gort__m *m)
 {
 	scavenge();
 	bool timed = true; /* sleep until the earliest timer (see below) */
 	for (;;) {
+		int pr = timed ? poll_instead_of_sleeping(m) : POLL_NONE;
+		if (pr == POLL_RUN)
+			return;
+		if (pr == POLL_AGAIN)
+			continue;
+		if (pr == POLL_BUSY)
+			timed = false;
 		gort__lock_acquire(&gort__sched.lock);
 		if (stopping()) {
 			gort__lock_release(&gort__sched.lock);
@@ -627,6 +729,7 @@ static void stopm(struct gort__m *m)
  * re-computes how long to sleep. */
 void gort__timer_kick(void)
 {
+	gort__netpoll_break();
 	if (atomic_load_explicit(&gort__sched.npidle, memory_order_relaxed) == 0)
 		return;
 	gort__lock_acquire(&gort__sched.lock);
@@ -640,6 +743,12 @@ void gort__timer_kick(void)
 	gort__lock_release(&gort__sched.lock);
 	if (m)
 		gort__note_wake(&m->park);
+}
+
+/* A plain thread started waiting on a descriptor: some M must poll. */
+void gort__netpoll_kick(void)
+{
+	gort__timer_kick();
 }
 
 /* ------------------------------------------------------------------ */
@@ -695,6 +804,15 @@ static struct gort__m *sw_finish(gort__xfer t)
 	case GORT__SW_EXIT:
 		release_dead(m, prev);
 		break;
+	case GORT__SW_GLOBAL:
+		/* back from a syscall without a P (gort_syscall_exit) */
+		atomic_store_explicit(&prev->state, GORT__G_RUNNABLE, memory_order_release);
+		gort__lock_acquire(&gort__sched.lock);
+		globrunq_put_batch(prev, prev, 1);
+		gort__lock_release(&gort__sched.lock);
+		atomic_fetch_add_explicit(&gort__sched.plain_global_puts, 1, memory_order_relaxed);
+		wakep();
+		return m;
 	default:
 		gort__fatal("sw_finish: bad action %d", r->action);
 	}
@@ -710,6 +828,10 @@ static struct gort__m *sw_finish(gort__xfer t)
 		m->p->clock = gort__ticks();
 		if (gort__sched.nprocs > 1)
 			run_all_timers();
+		/* descriptors nobody polled for a millisecond (every M busy) */
+		if (atomic_load_explicit(&gort__netpoll_waiters, memory_order_relaxed) &&
+		    gort__nanotime() - gort__netpoll_last() > 1000000)
+			netpoll_ready(gort__netpoll(0));
 	}
 	/* A busy runtime gives freed stacks' pages back too, paced (stack.c). */
 	if (gort__unlikely((m->p->schedtick & (SCAVENGE_EVERY - 1)) == 0))
@@ -747,7 +869,8 @@ static void switch_from_g(struct gort__m *m, struct gort__g *self, struct gort__
 	m->sw.action = action;
 	m->sw.unlock = unlock;
 	m->sw.unlock_arg = arg;
-	GORT__BUMP(m->p->st.switches);
+	if (gort__likely(m->p)) /* none: back from a syscall (gort_syscall_exit) */
+		GORT__BUMP(m->p->st.switches);
 	gort__xfer t;
 	if (next) {
 		run_prepare(m, next);
@@ -981,6 +1104,11 @@ top:
 		return g;
 	if ((g = globrunq_get(p, 0)))
 		return g;
+	if (atomic_load_explicit(&gort__netpoll_waiters, memory_order_relaxed)) {
+		netpoll_ready(gort__netpoll(0));
+		if ((g = runq_get(p)))
+			return g;
+	}
 	int32_t busy = gort__sched.nprocs - atomic_load(&gort__sched.npidle);
 	if (gort__sched.nprocs > 1 &&
 	    (m->spinning || 2 * atomic_load(&gort__sched.nmspinning) < busy)) {
@@ -1051,6 +1179,13 @@ static void *m_main(void *arg)
 	acquirep(m, m->nextp);
 	m->nextp = NULL;
 	for (;;) {
+		if (!m->p) {
+			/* its coroutine came back from a syscall to find its P
+			 * gone, and went to the global queue: sleep till needed */
+			stopm(m);
+			if (!m->p)
+				break;
+		}
 		struct gort__g *g = m->handoff;
 		m->handoff = NULL;
 		if (!g) {
@@ -1070,6 +1205,131 @@ static void *m_main(void *arg)
 	gort__fault_thread_fini(m);
 	gort__tls_m = NULL;
 	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Blocking system calls, preemption points (sysmon's side: sysmon.c)  */
+/* ------------------------------------------------------------------ */
+
+void gort_syscall_enter(void)
+{
+	struct gort__m *m = gort__tls_m;
+	if (!m || !m->curg || !m->p)
+		return;
+	struct gort__p *p = m->p;
+	if (m->syscallp)
+		gort__fatal("gort_syscall_enter: already in a syscall (no nesting)");
+	m->syscallp = p;
+	m->syscallword = (uint64_t)++p->syscalltick << 1 | 1;
+	atomic_store_explicit(&p->status, GORT__P_SYSCALL, memory_order_relaxed);
+	/* release: the P's state as we leave it is visible to whoever
+	 * retakes it (sysmon's CAS acquires) */
+	atomic_store_explicit(&p->syscallword, m->syscallword, memory_order_release);
+}
+
+void gort_syscall_exit(void)
+{
+	struct gort__m *m = gort__tls_m;
+	if (!m || !m->curg || !m->syscallp)
+		return;
+	struct gort__p *p = m->syscallp;
+	m->syscallp = NULL;
+	uint64_t w = m->syscallword;
+	if (atomic_compare_exchange_strong_explicit(&p->syscallword, &w, w & ~(uint64_t)1,
+						    memory_order_acq_rel, memory_order_relaxed)) {
+		atomic_store_explicit(&p->status, GORT__P_RUNNING, memory_order_relaxed);
+		return; /* nobody took it */
+	}
+	/* sysmon handed it to another M: any idle P will do */
+	m->p = NULL;
+	gort__lock_acquire(&gort__sched.lock);
+	struct gort__p *np = pidleget();
+	gort__lock_release(&gort__sched.lock);
+	if (np) {
+		acquirep(m, np);
+		return;
+	}
+	/* none: queue this coroutine globally, and let this M sleep */
+	struct gort__g *self = m->curg;
+	switch_from_g(m, self, NULL, GORT__SW_GLOBAL, NULL, NULL);
+}
+
+void gort_preempt_point(void)
+{
+	struct gort__m *m = gort__tls_m;
+	if (!m || !m->curg || !m->p)
+		return;
+	if (gort__unlikely(atomic_load_explicit(&m->p->preempt, memory_order_relaxed))) {
+		atomic_store_explicit(&m->p->preempt, false, memory_order_relaxed);
+		gort_yield();
+	}
+}
+
+int gort__runq_drain(struct gort__p *v)
+{
+	if (gort__sched.nprocs < 2)
+		return 0;
+	struct gort__g *head = NULL, *tail = NULL;
+	int n = 0;
+	for (;;) {
+		uint32_t h = atomic_load_explicit(&v->runqhead, memory_order_acquire);
+		uint32_t t = atomic_load_explicit(&v->runqtail, memory_order_acquire);
+		uint32_t k = t - h;
+		if (k == 0)
+			break;
+		if (k > GORT__RUNQ_SIZE)
+			continue; /* h and t read at different times */
+		struct gort__g *gs[GORT__RUNQ_SIZE];
+		for (uint32_t i = 0; i < k; i++)
+			gs[i] = atomic_load_explicit(&v->runq[(h + i) & RUNQ_MASK], memory_order_relaxed);
+		if (!atomic_compare_exchange_strong_explicit(&v->runqhead, &h, h + k, memory_order_release,
+							     memory_order_relaxed))
+			continue;
+		for (uint32_t i = 0; i < k; i++) {
+			gs[i]->schedlink = NULL;
+			if (tail)
+				tail->schedlink = gs[i];
+			else
+				head = gs[i];
+			tail = gs[i];
+		}
+		n += (int)k;
+	}
+	struct gort__g *g = atomic_load_explicit(&v->runnext, memory_order_acquire);
+	if (g && atomic_compare_exchange_strong_explicit(&v->runnext, &g, NULL, memory_order_acq_rel,
+							 memory_order_relaxed)) {
+		g->schedlink = NULL;
+		if (tail)
+			tail->schedlink = g;
+		else
+			head = g;
+		tail = g;
+		n++;
+	}
+	if (!n)
+		return 0;
+	gort__lock_acquire(&gort__sched.lock);
+	globrunq_put_batch(head, tail, n);
+	gort__lock_release(&gort__sched.lock);
+	atomic_fetch_add_explicit(&gort__sched.plain_global_puts, (uint64_t)n, memory_order_relaxed);
+	wakep();
+	return n;
+}
+
+void gort__handoffp(struct gort__p *p)
+{
+	/* work for it?  its own queue, the global one, or its timers */
+	if (!runq_empty(p) || atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) > 0 ||
+	    atomic_load_explicit(&p->timers.when0, memory_order_relaxed)) {
+		startm(p, false);
+		return;
+	}
+	gort__lock_acquire(&gort__sched.lock);
+	pidleput(p);
+	gort__lock_release(&gort__sched.lock);
+	/* a coroutine readied meanwhile may have missed a P: look again */
+	if (atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) > 0)
+		wakep();
 }
 
 /* ------------------------------------------------------------------ */
@@ -1129,9 +1389,13 @@ static int start(const gort_config *cfg, bool under_main)
 		goto out_stacks;
 	atomic_store(&gort__sigpanic_enabled, c.sigpanic);
 
+	if ((rc = gort__netpoll_init()) != 0)
+		goto out_stacks;
 	sched_reset();
 	atomic_store(&gort__sched.stopping, false);
 	gort__sched.nprocs = c.procs;
+	gort__sched.maxm = c.max_threads;
+	atomic_store(&gort__sched.mlimit_hits, 0);
 	gort__sched.allp = gort__sys_calloc((size_t)c.procs, sizeof(struct gort__p *));
 	if (!gort__sched.allp) {
 		rc = -ENOMEM;
@@ -1153,8 +1417,7 @@ static int start(const gort_config *cfg, bool under_main)
 	atomic_fetch_add(&gort__sched.run_id, 1);
 	atomic_store(&gort__sched.running, true);
 	/* the debug options, before any M reads them */
-	if (gort__debug_start(&c.dbg, under_main) != 0)
-		fprintf(stderr, "gort: cannot start the monitor thread: no schedtrace, no dump signal\n");
+	gort__debug_start(&c.dbg, under_main);
 
 	/* The first M, created now so that a missing thread is an error here
 	 * rather than a hang later.  It finds nothing and goes idle. */
@@ -1168,8 +1431,14 @@ static int start(const gort_config *cfg, bool under_main)
 		rc = -trc;
 		goto out_stacks;
 	}
+	if ((rc = gort__sysmon_start()) != 0) {
+		pthread_mutex_unlock(&lifecycle);
+		gort_stop();
+		return rc;
+	}
 	goto out;
 out_stacks:
+	gort__netpoll_fini();
 	gort__stack_fini();
 out:
 	pthread_mutex_unlock(&lifecycle);
@@ -1190,6 +1459,7 @@ int gort_stop(void)
 		pthread_mutex_unlock(&lifecycle);
 		return -ESRCH;
 	}
+	gort__sysmon_stop();
 	gort__debug_stop();
 	atomic_store(&gort__sched.stopping, true);
 	/* Let plain-thread calls that entered before stopping was set finish
@@ -1207,6 +1477,7 @@ int gort_stop(void)
 	}
 	struct gort__m *all = gort__sched.allm;
 	gort__lock_release(&gort__sched.lock);
+	gort__netpoll_break(); /* the M blocked in epoll, if any */
 	/* No M is created once stopping is set (startm checks it under the
 	 * lock), so the list is complete. */
 	for (struct gort__m *m = all; m; m = m->alllink)
@@ -1217,6 +1488,7 @@ int gort_stop(void)
 		all = n;
 	}
 	gort__coro_fini();
+	gort__netpoll_fini();
 	gort__lost_ctx_reset();
 	free_ps(gort__sched.nprocs);
 	gort__stack_fini();

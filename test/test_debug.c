@@ -458,6 +458,8 @@ Test(dump, wait_reason_names, .timeout = 10)
 		[GORT_WAIT_RWMUTEX_W] = "sync.RWMutex.Lock",
 		[GORT_WAIT_COND] = "sync.Cond.Wait",
 		[GORT_WAIT_SEMAPHORE] = "semaphore acquire",
+		[GORT_WAIT_IO_READ] = "IO wait (read)",
+		[GORT_WAIT_IO_WRITE] = "IO wait (write)",
 	};
 	for (int r = 1; r < GORT_WAIT_REASONS; r++) {
 		const char *got = gort_wait_reason_name((gort_wait_reason)r);

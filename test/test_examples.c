@@ -1,7 +1,7 @@
 /*
  * test_examples.c — the examples (examples/panic_*.c, workerpool_*.c,
  * ctx_*.c, errgroup.c, semaphore_bounded.c, deadlock_*.c, schedtrace.c,
- * leakcheck_exit1.c) run as the programs they are:
+ * leakcheck_exit1.c, http_*.c, echo_server.c) run as the programs they are:
  * each built binary is run from $GORT_EXAMPLES_DIR (`make test` sets it to the build's examples folder
  * and builds them first; the tests skip when it is unset) by fork and
  * exec, with stdout and stderr captured apart, and its exit status and the
@@ -45,6 +45,17 @@ static int count_of(const char *s, const char *text)
 	for (const char *p = strstr(s, text); p != NULL; p = strstr(p + strlen(text), text))
 		n++;
 	return n;
+}
+
+/* The number of seconds printed right after the first marker in s, as
+ * "<marker>1.0 s": -1 if the marker or the number is missing. */
+static double seconds_after(const char *s, const char *marker)
+{
+	const char *p = s != NULL ? strstr(s, marker) : NULL;
+	double v;
+	if (p == NULL || sscanf(p + strlen(marker), "%lf s", &v) != 1)
+		return -1;
+	return v;
 }
 
 /* Does s hold a line "coroutine <digits><tail>" (tail: ` "child" [running]:`)? */
@@ -247,6 +258,105 @@ Test(examples, semaphore_bounded, .timeout = 30)
 		   "with a deadline: stopped early: yes; every started item finished: yes; error "
 		   "deadline exceeded\n");
 	assert_has(&r, out, "capacity back: yes\n");
+}
+
+/* The small HTTP server: the fast request is answered while the slow one
+ * (delay=200) waits, 404 and 400 come out right, the server logs each
+ * request, and stopping it leaves nothing. */
+Test(examples, http_slow_server, .timeout = 30)
+{
+	static struct example_run r;
+	run_example("http_slow_server", &r);
+	assert_exit_ok(&r);
+	assert_has(&r, out, "server: listening on 127.0.0.1:");
+	assert_has(&r, out, "  GET /?delay=200 -> 200 OK, 33 bytes after ");
+	assert_has(&r, out, " s: \"hello from gort: GET /?delay=200\"\n");
+	double slow = seconds_after(r.out, "  GET /?delay=200 -> 200 OK, 33 bytes after ");
+	cr_assert(slow >= 0.2 && slow < 10, "the slow answer after %.1f s\nstdout:\n%s", slow, r.out);
+	assert_has(&r, out, " s: \"hello from gort: GET /\"\n");
+	assert_has(&r, out, "  the fast answer came before the slow one: yes\n");
+	assert_has(&r, out, "  GET /nope -> 404 Not Found, 10 bytes after ");
+	assert_has(&r, out, "\"GET nowhere\" (no version, no '/') -> 400 Bad Request, 12 bytes after ");
+	assert_has(&r, out, "  server: GET / -> 200 OK after ");
+	assert_has(&r, out, "  server: GET /?delay=200 -> 200 OK after ");
+	assert_has(&r, out, "  server: GET /nope -> 404 Not Found after ");
+	assert_has(&r, out, "  server: a malformed request -> 400 Bad Request\n");
+	assert_has(&r, out, "server stopped; live coroutines: 1\n");
+	assert_lacks(&r, err, "panic");
+}
+
+/* Scenario 3, broken: both fetches "have" a 1 s timeout and both come back
+ * only with the server's answer, after its 2 s: the timeout was ignored. */
+Test(examples, http_fetch_broken, .timeout = 30)
+{
+	static struct example_run r;
+	run_example("http_fetch_broken", &r);
+	assert_exit_ok(&r);
+	assert_has(&r, out, "fetch 1: makes a 1 s context and never passes it down (Go: http.Get(url))\n");
+	assert_has(&r, out, "fetch 2: passes the context to a blocking read(2) that cannot see it\n");
+	cr_assert_eq(count_of(r.out, " s: \"hello from gort: GET /?delay=2000\"\n"), 2,
+		     "stdout:\n%s", r.out);
+	cr_assert_eq(count_of(r.out, "  the 1 s timeout was ignored: yes (it returned "), 2,
+		     "stdout:\n%s", r.out);
+	double t1 = seconds_after(strstr(r.out, "fetch 1:"), "-> 200 OK after ");
+	double t2 = seconds_after(strstr(r.out, "fetch 2:"), "-> 200 OK after ");
+	cr_assert(t1 >= 1.9 && t1 < 10 && t2 >= 1.9 && t2 < 10,
+		  "both fetches should return after the server's 2 s, not at their 1 s timeout: "
+		  "%.1f s and %.1f s\nstdout:\n%s",
+		  t1, t2, r.out);
+	assert_lacks(&r, err, "panic");
+}
+
+/* Scenario 3, fixed: the fetch returns GORT_DEADLINE_EXCEEDED at its 1 s
+ * timeout, the server's handler notices the closed connection and stops
+ * (the leak check finds nothing); the retry with back-off 100, 200 ms
+ * succeeds on attempt 3, and a 500 ms budget ends the back-off against a
+ * server that is down. */
+Test(examples, http_fetch_fixed, .timeout = 30)
+{
+	static struct example_run r;
+	run_example("http_fetch_fixed", &r);
+	assert_exit_ok(&r);
+	const char *fail = "  -> GORT_DEADLINE_EXCEEDED (context deadline exceeded) after ";
+	assert_has(&r, out, fail);
+	double t = seconds_after(r.out, fail);
+	cr_assert(t >= 0.9 && t <= 2.0, "the fetch gave up after %.1f s, not at its 1 s timeout\nstdout:\n%s",
+		  t, r.out);
+	assert_has(&r, out, "  server: GET /?delay=2000: the client went away after ");
+	assert_has(&r, out, " s; the handler stopped (its context: GORT_CANCELED) instead of answering at 2.0 s\n");
+	assert_has(&r, out,
+		   "  leak check (the server's accept loop aside): 0 coroutines, 0 contexts left behind\n");
+	assert_has(&r, out,
+		   "GET /flaky (503 the first 2 times), 2000 ms budget:\n"
+		   "  attempt 1: 503 Service Unavailable; retrying in 100 ms\n"
+		   "  attempt 2: 503 Service Unavailable; retrying in 200 ms\n"
+		   "  attempt 3: 200 OK \"hello from gort: GET /flaky\"\n"
+		   "  result: ok after 3 attempts, ");
+	assert_has(&r, out,
+		   "GET /down (503 always), 500 ms budget:\n"
+		   "  attempt 1: 503 Service Unavailable; retrying in 100 ms\n"
+		   "  attempt 2: 503 Service Unavailable; retrying in 200 ms\n"
+		   "  attempt 3: 503 Service Unavailable; retrying in 400 ms\n"
+		   "  result: GORT_DEADLINE_EXCEEDED (context deadline exceeded) after 3 attempts, ");
+	assert_has(&r, out, "live coroutines: 1\n");
+	assert_lacks(&r, err, "leak check");
+	assert_lacks(&r, err, "panic");
+}
+
+/* The echo server: 8 clients x 200 round trips of seeded sizes and bytes,
+ * every echo intact, the server's byte count equal to the clients'. */
+Test(examples, echo_server, .timeout = 30)
+{
+	static struct example_run r;
+	run_example("echo_server", &r);
+	assert_exit_ok(&r);
+	assert_has(&r, out,
+		   "clients: 8 x 200 round trips of 1..4096 bytes at once: 1600 round trips, 3255247 "
+		   "bytes each way; every echo intact: yes\n");
+	assert_has(&r, out,
+		   "server: 8 connections served, 3255247 bytes echoed; the two sides agree: yes\n");
+	assert_has(&r, out, "server stopped; live coroutines: 1\n");
+	assert_lacks(&r, err, "panic");
 }
 
 /* ------------------------------------------------------------------------ */

@@ -18,6 +18,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -696,6 +697,135 @@ func benchSemaphore() error {
 	return nil
 }
 
+// ---------------------------------------------------------------- echo
+
+// A TCP echo server on 127.0.0.1 (one goroutine per connection) and
+// echoConns client goroutines in the same process, each doing echoRounds
+// round trips of echoMsg bytes.  requests_per_s: round trips over the
+// wall time from the first dial to the last client's end.
+const (
+	echoConns  = 100
+	echoRounds = 10000
+	echoMsg    = 64
+)
+
+func benchEcho() error {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer lis.Close()
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				buf := make([]byte, 4096)
+				for {
+					n, err := c.Read(buf)
+					if err != nil {
+						break
+					}
+					if _, err := c.Write(buf[:n]); err != nil {
+						break
+					}
+				}
+				c.Close()
+			}()
+		}
+	}()
+	addr := lis.Addr().String()
+	var wg sync.WaitGroup
+	var failed int64
+	start := time.Now()
+	wg.Add(echoConns)
+	for i := 0; i < echoConns; i++ {
+		go func() {
+			defer wg.Done()
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				atomic.AddInt64(&failed, 1)
+				return
+			}
+			defer c.Close()
+			msg := make([]byte, echoMsg)
+			back := make([]byte, echoMsg)
+			for j := 0; j < echoRounds; j++ {
+				if _, err := c.Write(msg); err != nil {
+					atomic.AddInt64(&failed, 1)
+					return
+				}
+				if _, err := io.ReadFull(c, back); err != nil {
+					atomic.AddInt64(&failed, 1)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	if failed != 0 {
+		return fmt.Errorf("echo: %d clients failed", failed)
+	}
+	result("echo", "requests_per_s", fmtFloat(float64(echoConns*echoRounds)/el.Seconds(), 0), "req/s")
+	return nil
+}
+
+// ---------------------------------------------------------------- hog
+
+// hogPairs ping-pong pairs run; their round trips are counted over a hogMs
+// window, then over a second window while one more goroutine spins for
+// hogMs without a function call (Go preempts it asynchronously).
+// kept_fraction: the second count over the first.
+const (
+	hogPairs = 500
+	hogMs    = 1000
+)
+
+func benchHog() error {
+	var rounds, stop int64
+	var wg sync.WaitGroup
+	wg.Add(2 * hogPairs)
+	for i := 0; i < hogPairs; i++ {
+		a, b := make(chan int), make(chan int)
+		go func() {
+			for atomic.LoadInt64(&stop) == 0 {
+				a <- 0
+				<-b
+				atomic.AddInt64(&rounds, 1)
+			}
+			close(a)
+			wg.Done()
+		}()
+		go func() {
+			for v := range a {
+				b <- v
+			}
+			wg.Done()
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	r0 := atomic.LoadInt64(&rounds)
+	time.Sleep(hogMs * time.Millisecond)
+	r1 := atomic.LoadInt64(&rounds)
+	go func() {
+		end := time.Now().Add(hogMs * time.Millisecond)
+		for time.Now().Before(end) {
+		}
+	}()
+	time.Sleep(hogMs * time.Millisecond)
+	r2 := atomic.LoadInt64(&rounds)
+	atomic.StoreInt64(&stop, 1)
+	wg.Wait()
+	if r1 == r0 {
+		return fmt.Errorf("hog: no round trips without the hog")
+	}
+	result("hog", "kept_fraction", fmtFloat(float64(r2-r1)/float64(r1-r0), 3), "x")
+	return nil
+}
+
 // ---------------------------------------------------------------- idle
 
 func benchIdle() error {
@@ -713,7 +843,7 @@ func usage() {
 		"       go_bench calibrate\n"+
 		"workloads: spawn yield yield-fp steal idle protect panic-recover\n"+
 		"           pingpong chanmpmc fib skynet select parked parked_1m timers\n"+
-		"           mutex ctxcancel rwmutex semaphore")
+		"           mutex ctxcancel rwmutex semaphore echo hog")
 	os.Exit(2)
 }
 
@@ -783,6 +913,10 @@ func main() {
 		err = benchRWMutex()
 	case "semaphore":
 		err = benchSemaphore()
+	case "echo":
+		err = benchEcho()
+	case "hog":
+		err = benchHog()
 	default:
 		fmt.Fprintf(os.Stderr, "go_bench: unknown workload %q\n", os.Args[1])
 		usage()

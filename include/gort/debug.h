@@ -42,6 +42,8 @@ typedef enum gort_wait_reason {
 	GORT_WAIT_RWMUTEX_W,     /* gort_rwmutex_lock */
 	GORT_WAIT_COND,          /* gort_cond_wait */
 	GORT_WAIT_SEMAPHORE,     /* gort_sem_acquire */
+	GORT_WAIT_IO_READ,       /* gort_read, gort_accept on a descriptor */
+	GORT_WAIT_IO_WRITE,      /* gort_write, gort_connect on a descriptor */
 	GORT_WAIT_REASONS        /* how many there are */
 } gort_wait_reason;
 

@@ -17,11 +17,12 @@
  * state).  Off by default for gort_start (plain threads are the norm
  * there) and with deadlock=off.
  *
- * Coroutines blocked in I/O or in a marked system call will count as
- * able to progress once the I/O issue adds them.
+ * Coroutines waiting on descriptors (the poller may ready them) and Ps in
+ * a marked system call (not idle) mean progress is possible.
  */
 #include <stdlib.h>
 
+#include "../netpoll.h"
 #include "../timer.h"
 #include "monitor.h"
 
@@ -54,6 +55,7 @@ static bool all_asleep(uint64_t *activity)
 		return false;
 	*activity = st.spawns + st.runs + st.parks + st.wakeups + st.timers_fired + st.global_puts;
 	return st.idle_procs == st.procs && st.spawns > st.exits &&
+	       !atomic_load_explicit(&gort__netpoll_waiters, memory_order_relaxed) &&
 	       atomic_load_explicit(&gort__sched.runqsize, memory_order_relaxed) == 0 &&
 	       gort__timers_earliest() == 0 && !atomic_load(&gort__dbg_main_done);
 }

@@ -59,6 +59,8 @@ bool gort__debug_parse(const char *key, const char *val, struct gort__debug_cfg 
 		*ok = parse_bool(val, &cfg->leakcheck);
 	} else if (strcmp(key, "dumpexit") == 0) {
 		*ok = parse_bool(val, &cfg->dumpexit);
+	} else if (strcmp(key, "hogwarn") == 0) {
+		*ok = parse_bool(val, &cfg->hogwarn);
 	} else if (strcmp(key, "scheddetail") == 0) {
 		*ok = parse_bool(val, &cfg->scheddetail);
 	} else if (strcmp(key, "dumpsig") == 0) {
@@ -93,9 +95,7 @@ int gort__debug_start(const struct gort__debug_cfg *cfg, bool under_main)
 	gort__dbg_under_main = under_main;
 	atomic_store(&main_status, 0);
 	gort__deadlock_reset();
-	if (cfg->schedtrace_ms > 0 || cfg->dumpsig)
-		return gort__monitor_start();
-	return 0;
+	return gort__monitor_start();
 }
 
 void gort__debug_main_returned(void)

@@ -37,7 +37,7 @@ const char *gort_wait_reason_name(gort_wait_reason r)
 }
 
 _Static_assert((int)GORT_WAIT_REASONS == (int)GORT__WR_COUNT_, "public and internal wait reasons");
-_Static_assert((int)GORT_WAIT_SEMAPHORE == (int)GORT__WR_SEMAPHORE, "public and internal wait reasons");
+_Static_assert((int)GORT_WAIT_IO_WRITE == (int)GORT__WR_IO_WRITE, "public and internal wait reasons");
 
 /* ------------------------------------------------------------------ */
 /* Time                                                                */

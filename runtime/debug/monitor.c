@@ -1,26 +1,19 @@
 /*
- * monitor.c — one background thread for what must happen on a clock or
- * from a signal, outside any M: the scheduler trace (schedtrace=MS,
- * scheddetail=1), the watchdog (gort_watchdog_set) and the dump signal
- * (dumpsig=SIG).
+ * monitor.c — the debug tasks that run on a clock or from a signal, driven
+ * by the runtime's monitor thread (sysmon.c): the scheduler trace
+ * (schedtrace=MS, scheddetail=1), the watchdog (gort_watchdog_set) and the
+ * dump signal (dumpsig=SIG).
  *
- * Owns: the thread and its wake-up pipe, the watchdog's settings, the
- * dump signal's handler.
+ * Owns: the watchdog's settings, the trace's schedule, the dump signal's
+ * handler.  The handler only writes a byte to sysmon's pipe (the one
+ * async-signal-safe step); sysmon then calls gort__monitor_signal, where
+ * the dump may allocate and symbolise.
  *
- * The thread sleeps in poll() on a pipe until the earliest of the next
- * trace line and the next watchdog check; the pipe carries 's' (the dump
- * signal arrived: its handler only writes that byte, the one
- * async-signal-safe step, and the dump runs here, where it may allocate
- * and symbolise), 'k' (the watchdog changed) and 'q' (stop).
- *
- * Locks: mon_lock guards the watchdog settings and the thread's life
- * (started, the pipe).  The trace reads the scheduler's counters racily,
- * as a statistics reader ((r) fields), and the idle lists under
- * gort__sched.lock.
+ * Locks: mon_lock guards the watchdog settings and the signal's
+ * installation.  The trace reads the scheduler's counters racily, as a
+ * statistics reader ((r) fields), and the M list under gort__sched.lock.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,11 +22,9 @@
 #include "monitor.h"
 
 static gort__lock mon_lock = GORT__LOCK_INIT;
-static bool started;                 /* (mon_lock) */
-static pthread_t thread;             /* (mon_lock) */
-static int pipe_fd[2] = {-1, -1};    /* (mon_lock) set while started; the
-				      * handler reads pipe_fd[1] */
-static int64_t start_ns;             /* (i) while started */
+static int64_t start_ns;             /* (i) while running */
+static int64_t next_trace;           /* (sysmon's) */
+static int64_t next_watch;           /* (sysmon's) */
 /* the watchdog (mon_lock) */
 static int64_t wd_threshold, wd_interval;
 static gort_watchdog_fn wd_fn;
@@ -41,21 +32,10 @@ static void *wd_ctx;
 static struct sigaction old_action;  /* (mon_lock) the dump signal's, to restore */
 static bool sig_installed;           /* (mon_lock) */
 
-static void kick(char c)
-{
-	int fd = pipe_fd[1];
-	if (fd >= 0) {
-		ssize_t r = write(fd, &c, 1);
-		(void)r; /* a full pipe already holds a wake-up */
-	}
-}
-
 static void on_dumpsig(int sig)
 {
 	(void)sig;
-	int e = errno;
-	kick('s');
-	errno = e;
+	gort__sysmon_wake('s');
 }
 
 /* ------------------------------------------------------------------ */
@@ -127,86 +107,55 @@ static void watchdog_fire(gort_watchdog_fn fn, int64_t live, void *ctx)
 }
 
 /* ------------------------------------------------------------------ */
-/* The thread                                                          */
+/* Driven by sysmon                                                    */
 /* ------------------------------------------------------------------ */
 
-static void *monitor_main(void *arg)
+void gort__monitor_signal(void)
 {
-	(void)arg;
+	fprintf(stderr, "gort: dump on SIG%s (GORT_DEBUG=dumpsig):\n\n", sigabbrev_np(gort__dbg.dumpsig));
+	gort_dump_file(stderr, GORT_DUMP_GROUPED);
+}
+
+int64_t gort__monitor_due(int64_t now)
+{
 	int64_t trace_every = (int64_t)gort__dbg.schedtrace_ms * 1000000;
-	int64_t next_trace = trace_every ? gort__nanotime() + trace_every : 0;
-	int64_t next_watch = 0;
-	for (;;) {
-		gort__lock_acquire(&mon_lock);
-		int64_t interval = wd_fn ? wd_interval : 0;
-		gort__lock_release(&mon_lock);
-		int64_t now = gort__nanotime();
-		if (interval && !next_watch)
-			next_watch = now + interval;
-		if (!interval)
-			next_watch = 0;
-		int64_t next = next_trace;
-		if (next_watch && (!next || next_watch < next))
-			next = next_watch;
-		int timeout = -1;
-		if (next)
-			timeout = next <= now ? 0 : (int)((next - now + 999999) / 1000000);
-		struct pollfd pfd = {.fd = pipe_fd[0], .events = POLLIN};
-		int r = poll(&pfd, 1, timeout);
-		if (r > 0) {
-			char buf[64];
-			ssize_t n = read(pipe_fd[0], buf, sizeof buf);
-			for (ssize_t i = 0; i < n; i++) {
-				if (buf[i] == 'q')
-					return NULL;
-				if (buf[i] == 's') {
-					fprintf(stderr, "gort: dump on SIG%s (GORT_DEBUG=dumpsig):\n\n",
-						sigabbrev_np(gort__dbg.dumpsig));
-					gort_dump_file(stderr, GORT_DUMP_GROUPED);
-				}
-			}
-		}
-		now = gort__nanotime();
-		if (next_trace && now >= next_trace) {
+	if (trace_every) {
+		if (!next_trace)
+			next_trace = now + trace_every;
+		else if (now >= next_trace) {
 			sched_trace();
 			next_trace += trace_every;
-			if (next_trace < now)
+			if (next_trace <= now)
 				next_trace = now + trace_every;
 		}
-		if (next_watch && now >= next_watch) {
-			next_watch = now + interval;
-			gort__lock_acquire(&mon_lock);
-			gort_watchdog_fn fn = wd_fn;
-			void *ctx = wd_ctx;
-			int64_t threshold = wd_threshold;
-			gort__lock_release(&mon_lock);
-			int64_t live = gort_num_coroutines();
-			if (fn && live > threshold)
-				watchdog_fire(fn, live, ctx);
-		}
 	}
+	gort__lock_acquire(&mon_lock);
+	gort_watchdog_fn fn = wd_fn;
+	void *ctx = wd_ctx;
+	int64_t threshold = wd_threshold, interval = wd_interval;
+	gort__lock_release(&mon_lock);
+	if (!fn) {
+		next_watch = 0;
+	} else if (!next_watch || next_watch > now + interval) {
+		next_watch = now + interval;
+	} else if (now >= next_watch) {
+		next_watch = now + interval;
+		int64_t live = gort_num_coroutines();
+		if (live > threshold)
+			watchdog_fire(fn, live, ctx);
+	}
+	int64_t next = next_trace;
+	if (next_watch && (!next || next_watch < next))
+		next = next_watch;
+	return next;
 }
 
 int gort__monitor_start(void)
 {
-	int rc = 0;
-	gort__lock_acquire(&mon_lock);
-	if (started)
-		goto out;
-	if (pipe2(pipe_fd, O_CLOEXEC | O_NONBLOCK) != 0) {
-		rc = -errno;
-		goto out;
-	}
 	start_ns = gort__nanotime();
-	if (pthread_create(&thread, NULL, monitor_main, NULL) != 0) {
-		close(pipe_fd[0]);
-		close(pipe_fd[1]);
-		pipe_fd[0] = pipe_fd[1] = -1;
-		rc = -EAGAIN;
-		goto out;
-	}
-	started = true;
-	if (gort__dbg.dumpsig) {
+	next_trace = next_watch = 0;
+	gort__lock_acquire(&mon_lock);
+	if (gort__dbg.dumpsig && !sig_installed) {
 		struct sigaction sa;
 		memset(&sa, 0, sizeof sa);
 		sa.sa_handler = on_dumpsig;
@@ -214,30 +163,18 @@ int gort__monitor_start(void)
 		sigemptyset(&sa.sa_mask);
 		sig_installed = sigaction(gort__dbg.dumpsig, &sa, &old_action) == 0;
 	}
-out:
 	gort__lock_release(&mon_lock);
-	return rc;
+	return 0;
 }
 
 void gort__monitor_stop(void)
 {
 	gort__lock_acquire(&mon_lock);
-	bool was = started;
 	if (sig_installed) {
 		sigaction(gort__dbg.dumpsig, &old_action, NULL);
 		sig_installed = false;
 	}
 	wd_fn = NULL;
-	gort__lock_release(&mon_lock);
-	if (!was)
-		return;
-	kick('q');
-	pthread_join(thread, NULL);
-	gort__lock_acquire(&mon_lock);
-	close(pipe_fd[0]);
-	close(pipe_fd[1]);
-	pipe_fd[0] = pipe_fd[1] = -1;
-	started = false;
 	gort__lock_release(&mon_lock);
 }
 
@@ -252,10 +189,6 @@ int gort_watchdog_set(int64_t threshold, int64_t interval_ns, gort_watchdog_fn f
 	wd_fn = on ? fn : NULL;
 	wd_ctx = ctx;
 	gort__lock_release(&mon_lock);
-	if (!on)
-		return 0;
-	int rc = gort__monitor_start();
-	if (rc == 0)
-		kick('k');
-	return rc;
+	gort__sysmon_wake('k');
+	return 0;
 }

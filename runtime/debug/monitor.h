@@ -1,7 +1,6 @@
 /*
- * monitor.h — the runtime's monitor thread (monitor.c).  Today it drives
- * the scheduler trace, the watchdog and the dump signal; the I/O issue's
- * sysmon joins it.
+ * monitor.h — the debug tasks sysmon drives (monitor.c), and the debug
+ * options the runtime resolved.
  */
 #ifndef GORT_RUNTIME_DEBUG_MONITOR_H
 #define GORT_RUNTIME_DEBUG_MONITOR_H
@@ -11,11 +10,15 @@
 extern struct gort__debug_cfg gort__dbg;
 extern bool gort__dbg_under_main;
 
-/* Start the thread if it is not running: 0 or -EAGAIN.  Idempotent. */
+/* At gort_start: install the dump signal's handler (dumpsig).  0. */
 int gort__monitor_start(void);
-/* Stop and join it (gort_stop, before the Ms go); restores the dump
- * signal's old action; forgets the watchdog. */
+/* At gort_stop: restore the signal's old action; forget the watchdog. */
 void gort__monitor_stop(void);
+/* sysmon: run what is due at now (trace, watchdog); the next deadline, or
+ * 0 if none. */
+int64_t gort__monitor_due(int64_t now);
+/* sysmon: the dump signal arrived. */
+void gort__monitor_signal(void);
 
 /* deadlock.c: forget what the last run saw. */
 void gort__deadlock_reset(void);
