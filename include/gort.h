@@ -100,7 +100,9 @@ typedef struct gort_config {
 	 *   plain thread of the embedding program may still wake them).
 	 *   schedtrace=MS   every MS milliseconds print a scheduler line
 	 *   (Ps, idle Ps, threads, spinning, global queue, each P's queue);
-	 *   scheddetail=1 adds a line per P and per M. */
+	 *   scheddetail=1 adds a line per P and per M.
+	 *   hogwarn=1   the monitor names, once, a coroutine that runs 10 ms
+	 *   without a switch (with its spawn site). */
 	const char *debug;
 	/* The most OS threads (Ms) the runtime may create: GORT_MAX_THREADS,
 	 * else GORT_DEFAULT_MAX_THREADS; at least procs.  Ms beyond procs
