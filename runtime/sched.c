@@ -273,62 +273,57 @@ static struct gort__g *runq_put_chain(struct gort__p *p, struct gort__g *head, i
 	return head;
 }
 
-/* Owner only: the ring's head (not runnext). */
-static struct gort__g *runq_get_ring(struct gort__p *p)
-{
-	if (gort__sched.nprocs == 1) {
-		uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_relaxed);
-		if (atomic_load_explicit(&p->runqtail, memory_order_relaxed) == h)
-			return NULL;
-		struct gort__g *g = atomic_load_explicit(&p->runq[h & RUNQ_MASK], memory_order_relaxed);
-		atomic_store_explicit(&p->runqhead, h + 1, memory_order_release);
-		return g;
-	}
-	for (;;) {
-		uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
-		uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
-		if (t == h)
-			return NULL;
-		struct gort__g *g = atomic_load_explicit(&p->runq[h & RUNQ_MASK], memory_order_relaxed);
-		if (atomic_compare_exchange_weak_explicit(&p->runqhead, &h, h + 1, memory_order_release,
-							  memory_order_relaxed))
-			return g;
-	}
-}
-
-/* runnext served this many times in a row hands over to the ring: a
- * ping-pong pair that keeps readying each other into runnext must not
- * starve what waits in the ring (Go gets this from its time slice, which
- * runnext inherits, and sysmon's preemption; gort cannot preempt). */
+/* runnext served this many times in a row hands over to the ring, with
+ * one P: a ping-pong pair that keeps readying each other into runnext
+ * must not starve what waits in the ring (Go gets this from its time
+ * slice, which runnext inherits, and sysmon's preemption; gort cannot
+ * preempt). */
 #define RUNNEXT_STREAK 61
 
 /* Owner only: runnext first, then the ring's head. */
 static struct gort__g *runq_get(struct gort__p *p)
 {
 	struct gort__g *g = atomic_load_explicit(&p->runnext, memory_order_relaxed);
-	if (g && gort__unlikely(++p->runnext_streak >= RUNNEXT_STREAK)) {
-		p->runnext_streak = 0;
-		g = NULL; /* the ring's head first; runnext stays for next time */
-		struct gort__g *r = runq_get_ring(p);
-		if (r)
-			return r;
-		g = atomic_load_explicit(&p->runnext, memory_order_relaxed);
-	}
 	if (gort__sched.nprocs == 1) {
 		/* One P: nobody else takes from its queues (thieves exist only
 		 * with two Ps or more), so plain loads and stores do. */
-		if (g) {
+		uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_relaxed);
+		bool ring = atomic_load_explicit(&p->runqtail, memory_order_relaxed) != h;
+		if (g && (!ring || gort__likely(++p->runnext_streak < RUNNEXT_STREAK))) {
 			atomic_store_explicit(&p->runnext, NULL, memory_order_relaxed);
 			return g;
 		}
+		if (!ring)
+			return NULL;
 		p->runnext_streak = 0;
-		return runq_get_ring(p);
+		g = atomic_load_explicit(&p->runq[h & RUNQ_MASK], memory_order_relaxed);
+		atomic_store_explicit(&p->runqhead, h + 1, memory_order_release);
+		return g;
 	}
+	/* several Ps: the streak matters too when every other P is busy (a
+	 * hog) and nobody steals from this ring */
+	bool ring_first = g && gort__unlikely(++p->runnext_streak >= RUNNEXT_STREAK);
+	if (ring_first)
+		p->runnext_streak = 0;
+	else if (g && atomic_compare_exchange_strong_explicit(&p->runnext, &g, NULL,
+								memory_order_acq_rel, memory_order_relaxed))
+		return g;
+	for (;;) {
+		uint32_t h = atomic_load_explicit(&p->runqhead, memory_order_acquire);
+		uint32_t t = atomic_load_explicit(&p->runqtail, memory_order_relaxed);
+		if (t == h)
+			break;
+		struct gort__g *r = atomic_load_explicit(&p->runq[h & RUNQ_MASK], memory_order_relaxed);
+		if (atomic_compare_exchange_weak_explicit(&p->runqhead, &h, h + 1, memory_order_release,
+							  memory_order_relaxed))
+			return r;
+	}
+	/* the ring is empty: runnext after all (if the streak sent us here) */
+	g = ring_first ? atomic_load_explicit(&p->runnext, memory_order_relaxed) : NULL;
 	if (g && atomic_compare_exchange_strong_explicit(&p->runnext, &g, NULL, memory_order_acq_rel,
 							 memory_order_relaxed))
 		return g;
-	p->runnext_streak = 0;
-	return runq_get_ring(p);
+	return NULL;
 }
 
 static bool runq_empty(struct gort__p *p)
@@ -858,7 +853,7 @@ GORT__INLINE void run_prepare(struct gort__m *m, struct gort__g *g)
 }
 
 /* From the running G self on m: switch to next (or to g0 if NULL). */
-static void switch_from_g(struct gort__m *m, struct gort__g *self, struct gort__g *next, int action,
+GORT__INLINE void switch_from_g(struct gort__m *m, struct gort__g *self, struct gort__g *next, int action,
 			  gort__unlock_fn unlock, void *arg)
 {
 	self->saved_errno = *m->errnop;
