@@ -183,14 +183,13 @@ GORT_API int64_t gort_leakcheck(const gort_leak_opts *opts);
 /* ------------------------------------------------------------------------ */
 
 /*
- * Call fn(live, dump, ctx) from the runtime's monitor thread when the
+ * Call fn(live, dump, ctx) from the runtime's monitor thread (sysmon) when the
  * number of live coroutines is above threshold (the article's
  * checkGoroutineLeak), checked every interval_ns (0: 1 s), at most once
  * per interval.  dump is the grouped dump (GORT_DUMP_GROUPED) taken then,
  * NUL-terminated, valid during the call (NULL if memory was short).  fn
  * runs on a plain thread; it should not block for long.  threshold <= 0
- * or fn NULL turns the watchdog off.  Returns 0, -ESRCH (not running) or
- * -EAGAIN (the monitor thread could not be started).
+ * or fn NULL turns the watchdog off.  Returns 0, or -ESRCH (not running).
  */
 typedef void (*gort_watchdog_fn)(int64_t live, const char *dump, void *ctx);
 GORT_API int gort_watchdog_set(int64_t threshold, int64_t interval_ns, gort_watchdog_fn fn,
