@@ -1,7 +1,7 @@
 /*
  * debug.c — the debug options (GORT_DEBUG keys of runtime/debug/) and the
- * hooks the life cycle calls: start (the monitor, when an option needs
- * it), main returned (leakcheck=1), stop (dumpexit=1, the monitor).
+ * hooks the life cycle calls: start (the dump signal's handler), main
+ * returned (leakcheck=1), stop (dumpexit=1; the handler restored).
  *
  * Owns: the resolved options of the running runtime (written by
  * gort_start under its life-cycle mutex before any M runs, read-only
