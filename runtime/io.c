@@ -185,20 +185,6 @@ int gort_fd_fileno(const gort_fd *f)
 	return f ? f->pd.fd : -EINVAL;
 }
 
-/* Lock held: take every waiter of direction d (GRANTED) onto list. */
-static struct gort__waiter *grant_all(struct gort__pd *pd, int d, struct gort__waiter *list)
-{
-	struct gort__waiter *w;
-	while ((w = gort__waitq_pop(&pd->q[d]))) {
-		bool parked = w->state == GORT__WS_PARKED;
-		w->state = GORT__WS_GRANTED;
-		if (parked) {
-			w->next = list;
-			list = w;
-		}
-	}
-	return list;
-}
 
 int gort_fd_close(gort_fd *f)
 {
@@ -208,8 +194,8 @@ int gort_fd_close(gort_fd *f)
 	gort__lock_acquire(&pd->lock);
 	bool was = pd->closing;
 	pd->closing = true;
-	struct gort__waiter *list = grant_all(pd, GORT__PD_READ, NULL);
-	list = grant_all(pd, GORT__PD_WRITE, list);
+	struct gort__waiter *list = gort__pd_grant_all(pd, GORT__PD_READ, NULL);
+	list = gort__pd_grant_all(pd, GORT__PD_WRITE, list);
 	gort__lock_release(&pd->lock);
 	gort__waiter_wake_list(list);
 	if (was)
@@ -227,7 +213,7 @@ static void deadline_fire(struct gort__timer *t, void *arg, int64_t now)
 	struct gort__waiter *list = NULL;
 	if (pd->deadline[d] && now >= pd->deadline[d]) {
 		pd->expired[d] = true;
-		list = grant_all(pd, d, NULL);
+		list = gort__pd_grant_all(pd, d, NULL);
 	}
 	gort__lock_release(&pd->lock);
 	gort__waiter_wake_list(list);
@@ -240,7 +226,7 @@ static int set_one(struct gort__pd *pd, int d, int64_t deadline)
 	gort__lock_acquire(&pd->lock);
 	pd->deadline[d] = deadline;
 	pd->expired[d] = deadline && deadline <= now;
-	struct gort__waiter *list = pd->expired[d] ? grant_all(pd, d, NULL) : NULL;
+	struct gort__waiter *list = pd->expired[d] ? gort__pd_grant_all(pd, d, NULL) : NULL;
 	gort__lock_release(&pd->lock);
 	gort__waiter_wake_list(list);
 	if (deadline && deadline > now)
@@ -460,7 +446,7 @@ int gort_fd_port(const gort_fd *f)
 {
 	if (!f)
 		return -EINVAL;
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = {0};
 	socklen_t l = sizeof ss;
 	int e = errno, rc;
 	if (getsockname(f->pd.fd, (struct sockaddr *)&ss, &l) != 0)
@@ -499,9 +485,10 @@ static int split_hostport(const char *hp, char *host, size_t hl, char *port, siz
 		memcpy(host, hp, (size_t)(colon - hp));
 		host[colon - hp] = 0;
 	}
-	if (!colon[1] || strlen(colon + 1) >= pl)
+	size_t n = strlen(colon + 1);
+	if (!n || n >= pl)
 		return -EINVAL;
-	strcpy(port, colon + 1);
+	memcpy(port, colon + 1, n + 1);
 	for (const char *p = port; *p; p++)
 		if (*p < '0' || *p > '9')
 			return -EINVAL;

@@ -198,10 +198,8 @@ int64_t gort__netpoll_last(void)
 	return atomic_load_explicit(&last_poll, memory_order_relaxed);
 }
 
-/* Readiness in direction d: count the edge, take the parked waiters. */
-static struct gort__waiter *ready_dir(struct gort__pd *pd, int d, struct gort__waiter *list)
+struct gort__waiter *gort__pd_grant_all(struct gort__pd *pd, int d, struct gort__waiter *list)
 {
-	pd->seq[d]++;
 	struct gort__waiter *w;
 	while ((w = gort__waitq_pop(&pd->q[d]))) {
 		bool parked = w->state == GORT__WS_PARKED;
@@ -212,6 +210,13 @@ static struct gort__waiter *ready_dir(struct gort__pd *pd, int d, struct gort__w
 		}
 	}
 	return list;
+}
+
+/* Readiness in direction d: count the edge, take the parked waiters. */
+static struct gort__waiter *ready_dir(struct gort__pd *pd, int d, struct gort__waiter *list)
+{
+	pd->seq[d]++;
+	return gort__pd_grant_all(pd, d, list);
 }
 
 struct gort__waiter *gort__netpoll(int64_t deadline)

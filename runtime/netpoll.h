@@ -41,6 +41,12 @@ struct gort__pd {
 struct gort__pd *gort__pd_get(void);
 void gort__pd_put(struct gort__pd *pd);
 
+/* pd's lock held: take every waiter of direction d off its queue
+ * (GRANTED), pushing the parked ones onto list (linked by next) for the
+ * caller to wake after unlocking; the new list.  The poller, a close and
+ * a deadline all end waits this way; each waiter then reads why. */
+struct gort__waiter *gort__pd_grant_all(struct gort__pd *pd, int d, struct gort__waiter *list);
+
 /* Set up the poller at gort_start: 0 or a negative errno. */
 int gort__netpoll_init(void);
 /* Close it at gort_stop (after the Ms are joined). */

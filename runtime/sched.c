@@ -614,7 +614,7 @@ static int poll_instead_of_sleeping(struct gort__m *m)
 		gort__netpoll_unblock();
 		return POLL_RUN;
 	}
-	int64_t deadline = gort__timers_earliest();
+	int64_t deadline;
 	/* Look a few times before blocking: a busy server's next packet is
 	 * often microseconds away, and an M blocked in epoll is woken by each
 	 * one (a wake-up in the sender's system call, then a thread switch). */
