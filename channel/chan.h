@@ -148,15 +148,26 @@ static inline void gort__chan_buf_get(struct gort_chan *c, void *elem)
 /* gort_select, except that a send case that met a closed channel sets
  * *closed_send (the chosen index is returned) instead of panicking, so
  * the caller can free what it holds first, then panic. */
-int gort__select(gort_case *cs, size_t n, bool nonblocking, bool *closed_send, const char *file,
-		 int line);
+int gort__select(gort_case *cs, size_t n, bool nonblocking, bool *closed_send, int reason,
+		 const char *file, int line);
 
 /* A blocking select over cases plus one more, a receive on extra into
  * extra_elem (a deadline timer's channel, a context's done channel): the
  * chosen case's index, n for extra, or -ENOMEM.  ok flags are copied back
  * to cases; a closed-channel send sets *closed_send, as gort__select. */
 int gort__select_extra(gort_case *cases, size_t n, gort_chan *extra, void *extra_elem,
-		       bool *closed_send, const char *file, int line);
+		       bool *closed_send, int reason, const char *file, int line);
+/* The wait reason a dump shows for a one-case wait on c with a deadline or
+ * a context: that channel's send or receive (with n > 1, a select). */
+static inline int gort__select_reason(const gort_case *cs, size_t n)
+{
+	if (n != 1)
+		return GORT__WR_SELECT;
+	return cs[0].dir == GORT_SEND ? GORT__WR_CHAN_SEND : GORT__WR_CHAN_RECV;
+}
+/* gort_select_until with the reason a dump shows (sleep_ctx: SLEEP). */
+int gort__select_until(gort_case *cases, size_t n, int64_t deadline, int reason, const char *file,
+		       int line);
 
 /* Block forever (a nil channel, an empty select). */
 _Noreturn void gort__block_forever(int reason, const char *file, int line);

@@ -118,8 +118,8 @@ static int try_case(const struct selock *l, gort_case *cs, size_t i)
 	return 0;
 }
 
-int gort__select(gort_case *cs, size_t n, bool nonblocking, bool *closed_sendp, const char *file,
-		 int line)
+int gort__select(gort_case *cs, size_t n, bool nonblocking, bool *closed_sendp, int reason,
+		 const char *file, int line)
 {
 	size_t pollbuf[SMALL], orderbuf[SMALL];
 	struct gort__sudog sgbuf[SMALL];
@@ -192,7 +192,11 @@ int gort__select(gort_case *cs, size_t n, bool nonblocking, bool *closed_sendp, 
 		cs[i].chan->selrefs++; /* keeps it for step 5 (chan.h) */
 		gort__sudogq_push(cs[i].dir == GORT_SEND ? &cs[i].chan->sendq : &cs[i].chan->recvq, s);
 	}
-	gort__waiter_block_fn(&sel.waiter, sel_unlock_cb, &l, GORT__WR_SELECT, file, line);
+	/* a one-channel wait with a deadline or a context shows as that
+	 * channel's send or receive (the first case: the extra one is last) */
+	if (GORT__DEBUG_INFO && reason != GORT__WR_SELECT && sel.waiter.g)
+		sel.waiter.g->wait_obj = cs[0].chan;
+	gort__waiter_block_fn(&sel.waiter, sel_unlock_cb, &l, reason, file, line);
 	/* 5. woken: drop the losers, and our references */
 	sel_lock(&l);
 	size_t nfree = 0;
@@ -226,7 +230,7 @@ out:
 }
 
 int gort__select_extra(gort_case *cases, size_t n, gort_chan *extra, void *extra_elem,
-		       bool *closed_send, const char *file, int line)
+		       bool *closed_send, int reason, const char *file, int line)
 {
 	gort_case buf[SMALL + 1];
 	gort_case *cs = n < SMALL ? buf : malloc((n + 1) * sizeof *cs);
@@ -236,7 +240,7 @@ int gort__select_extra(gort_case *cases, size_t n, gort_chan *extra, void *extra
 	if (n) /* cases may be NULL with n == 0 */
 		memcpy(cs, cases, n * sizeof *cs);
 	cs[n] = (gort_case){.chan = extra, .dir = GORT_RECV, .elem = extra_elem};
-	int r = gort__select(cs, n + 1, false, closed_send, file, line);
+	int r = gort__select(cs, n + 1, false, closed_send, reason, file, line);
 	if (r >= 0 && (size_t)r < n)
 		cases[r].ok = cs[r].ok;
 	if (cs != buf)
@@ -247,7 +251,7 @@ int gort__select_extra(gort_case *cases, size_t n, gort_chan *extra, void *extra
 int gort_select_at(gort_case *cs, size_t n, bool nonblocking, const char *file, int line)
 {
 	bool closed_send;
-	int r = gort__select(cs, n, nonblocking, &closed_send, file, line);
+	int r = gort__select(cs, n, nonblocking, &closed_send, GORT__WR_SELECT, file, line);
 	if (closed_send)
 		gort__panic_msg("send on closed channel");
 	return r;

@@ -148,6 +148,12 @@ gort_chan *gort_after(int64_t ns)
 
 int gort_select_until_at(gort_case *cases, size_t n, int64_t deadline, const char *file, int line)
 {
+	return gort__select_until(cases, n, deadline, gort__select_reason(cases, n), file, line);
+}
+
+int gort__select_until(gort_case *cases, size_t n, int64_t deadline, int reason, const char *file,
+		       int line)
+{
 	if (deadline <= gort__nanotime()) {
 		int r = gort_select_at(cases, n, true, file, line);
 		return r == -EAGAIN ? -ETIMEDOUT : r;
@@ -157,7 +163,7 @@ int gort_select_until_at(gort_case *cases, size_t n, int64_t deadline, const cha
 		return -ENOMEM;
 	int64_t fired;
 	bool closed_send;
-	int r = gort__select_extra(cases, n, gt->c, &fired, &closed_send, file, line);
+	int r = gort__select_extra(cases, n, gt->c, &fired, &closed_send, reason, file, line);
 	gort_timer_free(gt);
 	if (closed_send) /* now that nothing is left to free */
 		gort__panic_msg("send on closed channel");

@@ -20,7 +20,8 @@ int gort_select_ctx_at(gort_ctx *ctx, gort_case *cases, size_t n, const char *fi
 	if (!done)
 		return gort_select_at(cases, n, false, file, line);
 	bool closed_send;
-	int r = gort__select_extra(cases, n, done, NULL, &closed_send, file, line);
+	int r = gort__select_extra(cases, n, done, NULL, &closed_send, gort__select_reason(cases, n),
+				   file, line);
 	if (closed_send)
 		gort__panic_msg("send on closed channel");
 	return (size_t)r == n ? gort_ctx_err(ctx) : r;
@@ -55,7 +56,8 @@ int gort_sleep_ctx_at(gort_ctx *ctx, int64_t ns, const char *file, int line)
 		return gort_sleep_at(ns, file, line);
 	if (ns <= 0)
 		return gort_sleep_at(ns, file, line);
-	int r = gort_chan_recv_until_at(done, NULL, NULL, gort__nanotime() + ns, file, line);
+	gort_case cs = {.chan = done, .dir = GORT_RECV};
+	int r = gort__select_until(&cs, 1, gort__nanotime() + ns, GORT__WR_SLEEP, file, line);
 	if (r == -ETIMEDOUT)
 		return 0; /* slept the whole time */
 	return r < 0 ? r : gort_ctx_err(ctx);

@@ -480,7 +480,7 @@ PROCS_TEST(dump, every_wait_reason_with_its_sites, 30)
 		BLOCKER("b-recv-nil", GORT_WAIT_CHAN_RECV_NIL, b_chan_recv_nil),
 		BLOCKER("b-send-nil", GORT_WAIT_CHAN_SEND_NIL, b_chan_send_nil),
 		BLOCKER("b-select", GORT_WAIT_SELECT, b_select),
-		BLOCKER("b-recv-ctx", GORT_WAIT_SELECT, b_recv_ctx),
+		BLOCKER("b-recv-ctx", GORT_WAIT_CHAN_RECV, b_recv_ctx),
 		BLOCKER("b-select-empty", GORT_WAIT_SELECT_EMPTY, b_select_empty),
 		BLOCKER("b-select-nils", GORT_WAIT_SELECT_EMPTY, b_select_nils),
 		BLOCKER("b-sleep", GORT_WAIT_SLEEP, b_sleep),

@@ -174,9 +174,10 @@ GORT_API int64_t gort_leakcheck(const gort_leak_opts *opts);
 /* A clean leak check says every coroutine has ended; it does not order
  * their last writes before the caller's next reads (no happens-before).
  * Synchronise with them (a wait group, a channel) before freeing what
- * they used.  Channels whose only waiters sit in a select (including the
- * _ctx and _until forms) are counted with the coroutines, not as orphaned
- * channels. */
+ * they used.  Channels whose only waiters sit in a select of several
+ * cases are counted with the coroutines, not as orphaned channels (the
+ * one-channel _ctx and _until forms count as that channel's waiters, and
+ * dumps show them as its send or receive). */
 
 /* ------------------------------------------------------------------------ */
 /* Watchdog                                                                  */
