@@ -9,8 +9,9 @@
  * the sync primitives' cancellable wait (sync/sema.h, cwait.c) on the
  * descriptor's lock and queue: a context's watch ends it with the
  * context's error, and the poller, a deadline's timer or a close grant it
- * (GRANTED), after which the waiter reads why (closing, expired) under the
- * lock.
+ * (GRANTED), after which the waiter reads why (closing, expired).  The
+ * state a call checks before its system call is atomic: no lock on the
+ * way in, only when it must wait.
  *
  * Lifetime: refs counts the handle plus every call in progress; close
  * marks the descriptor closing, wakes every waiter, drops the handle's
@@ -130,9 +131,7 @@ static bool pd_acquire(struct gort__pd *pd)
 			return false;
 	} while (!atomic_compare_exchange_weak_explicit(&pd->refs, &r, r + 1, memory_order_acquire,
 							memory_order_relaxed));
-	gort__lock_acquire(&pd->lock);
-	bool ok = !pd->closing;
-	gort__lock_release(&pd->lock);
+	bool ok = !atomic_load_explicit(&pd->closing, memory_order_acquire);
 	if (!ok)
 		pd_release(pd); /* may be the last one, since close dropped its own */
 	return ok;
@@ -192,8 +191,7 @@ int gort_fd_close(gort_fd *f)
 		return -EINVAL;
 	struct gort__pd *pd = &f->pd;
 	gort__lock_acquire(&pd->lock);
-	bool was = pd->closing;
-	pd->closing = true;
+	bool was = atomic_exchange_explicit(&pd->closing, true, memory_order_acq_rel);
 	struct gort__waiter *list = gort__pd_grant_all(pd, GORT__PD_READ, NULL);
 	list = gort__pd_grant_all(pd, GORT__PD_WRITE, list);
 	gort__lock_release(&pd->lock);
@@ -212,7 +210,7 @@ static void deadline_fire(struct gort__timer *t, void *arg, int64_t now)
 	gort__lock_acquire(&pd->lock);
 	struct gort__waiter *list = NULL;
 	if (pd->deadline[d] && now >= pd->deadline[d]) {
-		pd->expired[d] = true;
+		atomic_store_explicit(&pd->expired[d], true, memory_order_release);
 		list = gort__pd_grant_all(pd, d, NULL);
 	}
 	gort__lock_release(&pd->lock);
@@ -225,8 +223,9 @@ static int set_one(struct gort__pd *pd, int d, int64_t deadline)
 	int64_t now = gort__nanotime();
 	gort__lock_acquire(&pd->lock);
 	pd->deadline[d] = deadline;
-	pd->expired[d] = deadline && deadline <= now;
-	struct gort__waiter *list = pd->expired[d] ? gort__pd_grant_all(pd, d, NULL) : NULL;
+	bool expired = deadline && deadline <= now;
+	atomic_store_explicit(&pd->expired[d], expired, memory_order_release);
+	struct gort__waiter *list = expired ? gort__pd_grant_all(pd, d, NULL) : NULL;
 	gort__lock_release(&pd->lock);
 	gort__waiter_wake_list(list);
 	if (deadline && deadline > now)
@@ -252,12 +251,12 @@ int gort_fd_set_deadline(gort_fd *f, int64_t read_deadline, int64_t write_deadli
 /* Waiting                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Why a wait in direction d must end now (lock held): 0 if it need not. */
-static int stop_reason(const struct gort__pd *pd, int d)
+/* Why a call or wait in direction d must end now: 0 if it need not. */
+static int stop_reason(struct gort__pd *pd, int d)
 {
-	if (pd->closing)
+	if (atomic_load_explicit(&pd->closing, memory_order_acquire))
 		return -EBADF;
-	if (pd->expired[d])
+	if (atomic_load_explicit(&pd->expired[d], memory_order_acquire))
 		return -ETIMEDOUT;
 	return 0;
 }
@@ -269,11 +268,10 @@ static int fd_begin(struct gort__pd *pd, int d, gort_ctx *ctx, uint32_t *seq)
 	int err = gort_ctx_err(ctx);
 	if (err)
 		return err;
-	gort__lock_acquire(&pd->lock);
-	err = stop_reason(pd, d);
-	*seq = pd->seq[d];
-	gort__lock_release(&pd->lock);
-	return err;
+	/* no lock: a stale count only makes fd_wait, which compares it under
+	 * the lock, send the caller round once more */
+	*seq = atomic_load_explicit(&pd->seq[d], memory_order_acquire);
+	return stop_reason(pd, d);
 }
 
 /* The system call said EAGAIN: wait for an edge after seq.  0: try again. */
@@ -287,7 +285,8 @@ static int fd_wait(struct gort__pd *pd, int d, uint32_t seq, gort_ctx *ctx, cons
 	gort__lock_acquire(&pd->lock);
 	if (gort__cwait_cancelled(&cw))
 		err = cw.err;
-	else if (!(err = stop_reason(pd, d)) && pd->seq[d] == seq) {
+	else if (!(err = stop_reason(pd, d)) &&
+		 atomic_load_explicit(&pd->seq[d], memory_order_relaxed) == seq) {
 		atomic_fetch_add_explicit(&gort__netpoll_waiters, 1, memory_order_seq_cst);
 		if (!cw.w.g)
 			gort__netpoll_kick(); /* a plain thread: make sure some M polls */
@@ -297,10 +296,7 @@ static int fd_wait(struct gort__pd *pd, int d, uint32_t seq, gort_ctx *ctx, cons
 		atomic_fetch_sub_explicit(&gort__netpoll_waiters, 1, memory_order_relaxed);
 		if (err)
 			return err;
-		gort__lock_acquire(&pd->lock);
-		err = stop_reason(pd, d);
-		gort__lock_release(&pd->lock);
-		return err;
+		return stop_reason(pd, d);
 	}
 	gort__lock_release(&pd->lock);
 	gort__cwait_end(&cw);
@@ -433,9 +429,7 @@ int gort_connect_ctx_at(gort_ctx *ctx, gort_fd *f, const struct sockaddr *addr, 
 				break; /* connected */
 			if ((rc = fd_wait(pd, GORT__PD_WRITE, seq, ctx, file, line)))
 				break;
-			gort__lock_acquire(&pd->lock);
-			seq = pd->seq[GORT__PD_WRITE];
-			gort__lock_release(&pd->lock);
+			seq = atomic_load_explicit(&pd->seq[GORT__PD_WRITE], memory_order_acquire);
 		}
 	}
 	pd_release(pd);

@@ -78,11 +78,11 @@ struct gort__pd *gort__pd_get(void)
 	gort__lock_acquire(&pd->lock);
 	pd->fd = -1;
 	atomic_store_explicit(&pd->refs, 1, memory_order_relaxed);
-	pd->closing = false;
+	atomic_store_explicit(&pd->closing, false, memory_order_relaxed);
 	for (int d = 0; d < 2; d++) {
 		pd->q[d].head = pd->q[d].tail = NULL;
 		pd->deadline[d] = 0;
-		pd->expired[d] = false;
+		atomic_store_explicit(&pd->expired[d], false, memory_order_relaxed);
 		memset(&pd->timer[d], 0, sizeof pd->timer[d]);
 	}
 	pd->free_next = NULL;
@@ -215,7 +215,7 @@ struct gort__waiter *gort__pd_grant_all(struct gort__pd *pd, int d, struct gort_
 /* Readiness in direction d: count the edge, take the parked waiters. */
 static struct gort__waiter *ready_dir(struct gort__pd *pd, int d, struct gort__waiter *list)
 {
-	pd->seq[d]++;
+	atomic_fetch_add_explicit(&pd->seq[d], 1, memory_order_release);
 	return gort__pd_grant_all(pd, d, list);
 }
 

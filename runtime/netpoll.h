@@ -12,23 +12,25 @@
 enum { GORT__PD_READ = 0, GORT__PD_WRITE = 1 };
 
 /*
- * A poll descriptor: one registered file descriptor.  lock guards every
- * field but fd, refs and the timers' own state.  seq[d] counts readiness
- * edges in direction d seen by the poller; a waiter reads it before its
- * system call and parks only if it is unchanged under the lock, so an edge
- * between the failed call and the park is never lost (edge-triggered
- * epoll reports each edge once).
+ * A poll descriptor: one registered file descriptor.  lock guards the
+ * wait queues and deadlines and serialises every change of the state a
+ * call checks (seq, closing, expired), which is atomic so that a call
+ * reads it without the lock on its way to the system call.  seq[d] counts
+ * readiness edges in direction d seen by the poller; a waiter reads it
+ * before its system call and parks only if it is unchanged under the
+ * lock, so an edge between the failed call and the park is never lost
+ * (edge-triggered epoll reports each edge once).
  */
 struct gort__pd {
 	gort__lock lock;
 	int fd;                           /* (i) */
 	bool socket;                      /* (i) writes use send(MSG_NOSIGNAL) */
 	_Atomic int32_t refs;             /* (a) the handle, and each call in progress */
-	bool closing;                     /* (lock) gort_fd_close began: waits end with -EBADF */
-	uint32_t seq[2];                  /* (lock) readiness edges, read and write */
+	_Atomic bool closing;             /* (a, set under lock) gort_fd_close began: -EBADF */
+	_Atomic uint32_t seq[2];          /* (a, bumped under lock) readiness edges, read, write */
 	struct gort__waitq q[2];          /* (lock) parked readers, writers (cwait states) */
 	int64_t deadline[2];              /* (lock) absolute ns, 0 none */
-	bool expired[2];                  /* (lock) that deadline has passed */
+	_Atomic bool expired[2];          /* (a, set under lock) that deadline has passed */
 	struct gort__timer timer[2];      /* the deadlines' timers (armed outside lock) */
 	struct gort__pd *free_next;       /* (the pool's lock) while free */
 };

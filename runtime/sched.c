@@ -589,13 +589,6 @@ static void scavenge(void)
 	}
 }
 
-/* Make the waiters the poller returned runnable: on m's P if it has one
- * (the caller runs them), else on the global queue. */
-static void netpoll_ready(struct gort__waiter *list)
-{
-	gort__waiter_wake_list(list);
-}
-
 /* The M about to sleep polls instead, blocking until the earliest timer,
  * if coroutines wait on descriptors and no other M blocks in epoll.
  * POLL_NONE: it did not; POLL_AGAIN: it polled, nothing to run (poll or
@@ -642,7 +635,7 @@ static int poll_instead_of_sleeping(struct gort__m *m)
 	gort__lock_release(&gort__sched.lock);
 	if (p)
 		acquirep(m, p);
-	netpoll_ready(list); /* onto p's queue, or the global one */
+	gort__waiter_wake_list(list); /* onto p's queue, or the global one */
 	return p ? POLL_RUN : POLL_BUSY;
 }
 
@@ -826,7 +819,7 @@ static struct gort__m *sw_finish(gort__xfer t)
 		/* descriptors nobody polled for a millisecond (every M busy) */
 		if (atomic_load_explicit(&gort__netpoll_waiters, memory_order_relaxed) &&
 		    gort__nanotime() - gort__netpoll_last() > 1000000)
-			netpoll_ready(gort__netpoll(0));
+			gort__waiter_wake_list(gort__netpoll(0));
 	}
 	/* A busy runtime gives freed stacks' pages back too, paced (stack.c). */
 	if (gort__unlikely((m->p->schedtick & (SCAVENGE_EVERY - 1)) == 0))
@@ -1110,7 +1103,7 @@ top:
 	if ((g = globrunq_get(p, 0)))
 		return g;
 	if (atomic_load_explicit(&gort__netpoll_waiters, memory_order_relaxed)) {
-		netpoll_ready(gort__netpoll(0));
+		gort__waiter_wake_list(gort__netpoll(0));
 		if ((g = runq_get(p)))
 			return g;
 	}
