@@ -5,8 +5,12 @@
 #   leaks           install deps, build and run the leak-scenario runner
 #                   (examples/leaks/leaks.c; LEAKS_ARGS="-v 1 3" for the
 #                   full reports of scenarios 1 and 3)
-#   bench           install deps, build, run the benchmark suite vs Go
-#                   (BENCH=<regex> PROCS="1 2" RUNS=3)
+#   bench           install deps, build, run the benchmark suite vs Go and
+#                   report: table, plots in build/bench/plots/, and on a
+#                   full run docs/benchmarks.md (BENCH=<regex> PROCS="1 2"
+#                   RUNS=<n> SCALE_PROCS= QUICK=1 JSON=1|<file> DOCS=0|1
+#                   PLOTS=0; see bench/README.md)
+#   bench-quick     the same, as a smoke run (make bench QUICK=1)
 #   install / uninstall   PREFIX=/usr/local DESTDIR=
 #   lint            clang-tidy and cppcheck over the sources
 #   valgrind        the examples under memcheck (no error, no leak)
@@ -19,9 +23,9 @@ CC       ?= cc
 SANITIZE ?=
 WERROR   ?= 1
 PREFIX   ?= /usr/local
-BENCH    ?= .
-PROCS    ?= 1 2
-RUNS     ?= 3
+LIBDIR   ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+DATADIR  ?= $(PREFIX)/share
 
 CCNAME := $(notdir $(firstword $(CC)))
 ifeq ($(SANITIZE)$(filter-out cc gcc,$(CCNAME)),)
@@ -31,8 +35,12 @@ BUILD ?= build/$(CCNAME)$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
 endif
 comma := ,
 
+# The soname carries major.minor while the major version is 0 (0.x
+# releases make no ABI promise to each other), the major alone from 1.0.
 VERSION := 0.1.0
-SOVERSION := 0
+VERSION_MAJOR := $(word 1,$(subst ., ,$(VERSION)))
+VERSION_MINOR := $(word 2,$(subst ., ,$(VERSION)))
+SOVERSION := $(if $(filter 0,$(VERSION_MAJOR)),$(VERSION_MAJOR).$(VERSION_MINOR),$(VERSION_MAJOR))
 
 SRCS := $(wildcard runtime/*.c runtime/sync/*.c runtime/debug/*.c recover/*.c channel/*.c context/*.c)
 OBJS := $(SRCS:%.c=$(BUILD)/obj/%.o)
@@ -63,7 +71,8 @@ endif
 CRITERION_CFLAGS = $(shell pkg-config --cflags criterion 2>/dev/null)
 CRITERION_LIBS = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
-.PHONY: all deps test leaks bench install uninstall clean lint check-exports check-header run-examples valgrind
+.PHONY: all deps test leaks bench bench-quick install uninstall clean lint check-exports check-header run-examples valgrind \
+	check-api check-gdb check-consumers
 all: $(BUILD)/libgort.a $(BUILD)/libgort.so $(BUILD)/gort.pc
 
 deps:
@@ -82,9 +91,15 @@ $(BUILD)/libgort.so: $(OBJS)
 	ln -sf libgort.so.$(VERSION) $(BUILD)/libgort.so.$(SOVERSION)
 	ln -sf libgort.so.$(VERSION) $@
 
+# gort.pc and the CMake package files name the install paths: `make
+# install` writes them again with its own PREFIX/LIBDIR/INCLUDEDIR, so the
+# copies in $(BUILD) are for reading only.
+SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+	-e 's|@VERSION@|$(VERSION)|g' -e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' \
+	-e 's|@VERSION_MINOR@|$(VERSION_MINOR)|g' -e 's|@SOVERSION@|$(SOVERSION)|g' -e 's|@LIBS_PRIVATE@|$(LIBS)|g'
 $(BUILD)/gort.pc: gort.pc.in Makefile
 	@mkdir -p $(BUILD)
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@LIBS_PRIVATE@|$(LIBS)|g' $< > $@
+	$(SUBST) $< > $@
 
 # ---- tests ----
 # Criterion cannot run under ThreadSanitizer (boxfort: "Could not initialize
@@ -120,7 +135,9 @@ check-header:
 # test/test_examples.c runs the built examples from GORT_EXAMPLES_DIR.
 # Sanitizer runs scale the big tests down (GORT_TEST_SCALE divides counts)
 # and ignore Criterion's own allocations in LeakSanitizer's report.
-TEST_ENV := GORT_EXAMPLES_DIR=$(abspath $(BUILD))/examples GORT_LEAKS_BIN=$(abspath $(BUILD))/leaks
+TEST_ENV := GORT_EXAMPLES_DIR=$(abspath $(BUILD))/examples GORT_LEAKS_BIN=$(abspath $(BUILD))/leaks \
+	GORT_GDB_TARGET=$(abspath $(BUILD))/gdb_target GORT_GDB_SCRIPT=$(abspath runtime/debug/gort-gdb.py) \
+	GORT_SRC_DIR=$(abspath .)
 ifneq ($(SANITIZE),)
 TEST_ENV += GORT_TEST_SCALE=$${GORT_TEST_SCALE:-10} LSAN_OPTIONS=suppressions=$(abspath test/lsan.supp) \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -146,7 +163,7 @@ run-examples: $(EXAMPLES)
 
 test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/gort_test $(BUILD)/leaks
-	@$(MAKE) --no-print-directory check-exports check-header run-examples
+	@$(MAKE) --no-print-directory check-exports check-header run-examples check-api check-gdb check-consumers
 	$(TEST_ENV) $(BUILD)/gort_test $(TEST_ARGS)
 
 # Every example under Valgrind's memcheck: no error, no leak (definite,
@@ -192,26 +209,104 @@ $(BUILD)/bench/go_bench: $(wildcard bench/go/*.go bench/go/go.mod)
 	cd bench/go && GOCACHE=$(abspath $(BUILD))/gocache GOPATH=$(abspath $(BUILD))/gopath \
 		GOPROXY=off GOFLAGS=-mod=mod GO111MODULE=on go build -buildvcs=false -o $(abspath $@) .
 
+# make bench: every workload at procs 1 and 2 (steal, skynet and chanmpmc
+# also at procs 1..nproc for the scaling plot), gort beside Go; the report
+# on stdout and in $(BUILD)/bench/ (summary.txt, raw.txt, plots/), and the
+# generated part of docs/benchmarks.md (with docs/plots/) after a full
+# default run.  The variables are bench/run.sh's, passed only when set:
+#   BENCH=<regex> PROCS="1 2" RUNS=<n> SCALE_PROCS="1 2 4" IMPLS="gort go"
+#   LOOPS=<n> BENCH_TIMEOUT=<s> QUICK=1 (a smoke run, under a minute)
+#   JSON=1 ($(BUILD)/bench/bench.json) or JSON=<file>; DOCS=1 (regenerate
+#   the docs whatever was run) or DOCS=0 (never); PLOTS=0 (no gnuplot)
+BENCH_VARS := BENCH PROCS RUNS SCALE_PROCS IMPLS LOOPS BENCH_TIMEOUT QUICK QUICK_SCALE JSON DOCS PLOTS
 bench: deps
 	@$(MAKE) --no-print-directory $(BUILD)/bench/gort_bench $(BUILD)/bench/gort_nodebug_bench $(BUILD)/bench/go_bench
-	BENCH='$(BENCH)' PROCS='$(PROCS)' RUNS='$(RUNS)' sh bench/run.sh $(BUILD)/bench
+	$(foreach v,$(BENCH_VARS),$(if $(filter-out undefined default,$(origin $(v))),$(v)='$($(v))')) \
+		CC='$(CC)' sh bench/run.sh $(BUILD)/bench
+
+bench-quick:
+	@$(MAKE) --no-print-directory bench QUICK=1
+
+# ---- API reference (docs/api.md) ----
+# docs/api.md is generated from the comments of include/gort.h and the
+# headers it includes by scripts/apidoc.sh (POSIX sh and awk).  api-docs
+# regenerates it; check-api fails, naming each, when a public function or
+# user-facing macro lacks a complete comment (a description, Returns:,
+# Blocks:, Context: for blocking calls, Threads:) or when docs/api.md is
+# stale.  test/test_api.c (GORT_SRC_DIR in TEST_ENV) proves the check
+# fails on a planted undocumented declaration.
+.PHONY: api-docs
+api-docs:
+	@sh scripts/apidoc.sh
+
+check-api:
+	@sh scripts/apidoc.sh --check
+
+# ---- gdb extension ----
+# runtime/debug/gort-gdb.py (docs/gdb.md): `info coroutines` and
+# `coroutine N bt`.  test/test_gdb.c debugs $(BUILD)/gdb_target with it,
+# live and from a core file (GORT_GDB_TARGET, GORT_GDB_SCRIPT in
+# TEST_ENV), as part of gort_test, which therefore needs the target built.
+# check-gdb builds it; run on its own (`make check-gdb`) it also runs those
+# tests, while `make test` leaves them to its full gort_test run.
+$(BUILD)/gdb_target: test/gdb/gdb_target.c include/gort.h $(wildcard include/gort/*.h) $(BUILD)/libgort.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libgort.a $(LIBS) $(LDFLAGS)
+
+$(BUILD)/gort_test: | $(BUILD)/gdb_target
+
+check-gdb: $(BUILD)/gdb_target
+ifeq ($(MAKELEVEL),0)
+	@$(MAKE) --no-print-directory $(BUILD)/gort_test
+	$(TEST_ENV) $(BUILD)/gort_test --filter 'gdb/*'
+else
+	@echo "check-gdb: $(BUILD)/gdb_target built (gort_test runs the gdb/* tests)"
+endif
+
+# ---- consumers of the installed library ----
+# make install into $(BUILD)/consumers/prefix, then build and run programs
+# against that copy (test/consumers/run.sh: pkg-config shared and static,
+# C++17, CMake).  Sanitizer builds skip it: a consumer would need their
+# runtimes, and what it checks is how the library is packaged.
+CONSUMER_PREFIX = $(abspath $(BUILD))/consumers/prefix
+check-consumers: all
+ifeq ($(SANITIZE),)
+	@rm -rf $(CONSUMER_PREFIX)
+	@$(MAKE) --no-print-directory -s install PREFIX=$(CONSUMER_PREFIX) DESTDIR= LIBDIR=$(CONSUMER_PREFIX)/lib \
+		INCLUDEDIR=$(CONSUMER_PREFIX)/include DATADIR=$(CONSUMER_PREFIX)/share >/dev/null
+	@CC='$(CC)' sh test/consumers/run.sh $(CONSUMER_PREFIX) $(abspath $(BUILD))/consumers/work
+else
+	@echo "consumers: skipped in a SANITIZE build"
+endif
 
 # ---- install ----
+# PREFIX=/usr/local (LIBDIR, INCLUDEDIR, DATADIR below it unless given),
+# DESTDIR for staging.  The gdb extension goes to gdb's auto-load tree
+# under DATADIR, named after the shared library (gdb loads it with the
+# library when DATADIR/gdb/auto-load is on its scripts-directory: it is for
+# PREFIX=/usr), and to DATADIR/gort/gort-gdb.py for `source` (docs/gdb.md).
+GDB_AUTOLOAD_DIR = $(DATADIR)/gdb/auto-load$(LIBDIR)
 install: all
-	install -d $(DESTDIR)$(PREFIX)/include/gort $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 include/gort.h $(DESTDIR)$(PREFIX)/include/gort.h
-	install -m 644 include/gort/*.h $(DESTDIR)$(PREFIX)/include/gort/
-	install -m 644 $(BUILD)/libgort.a $(DESTDIR)$(PREFIX)/lib/libgort.a
-	install -m 755 $(BUILD)/libgort.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libgort.so.$(VERSION)
-	ln -sf libgort.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libgort.so.$(SOVERSION)
-	ln -sf libgort.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libgort.so
-	install -m 644 $(BUILD)/gort.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/gort.pc
+	install -d $(DESTDIR)$(INCLUDEDIR)/gort $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/cmake/gort \
+		$(DESTDIR)$(DATADIR)/gort $(DESTDIR)$(GDB_AUTOLOAD_DIR)
+	install -m 644 include/gort.h $(DESTDIR)$(INCLUDEDIR)/gort.h
+	install -m 644 include/gort/*.h $(DESTDIR)$(INCLUDEDIR)/gort/
+	install -m 644 $(BUILD)/libgort.a $(DESTDIR)$(LIBDIR)/libgort.a
+	install -m 755 $(BUILD)/libgort.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libgort.so.$(VERSION)
+	ln -sf libgort.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libgort.so.$(SOVERSION)
+	ln -sf libgort.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libgort.so
+	$(SUBST) gort.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/gort.pc
+	$(SUBST) gort-config.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/gort/gort-config.cmake
+	$(SUBST) gort-config-version.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/gort/gort-config-version.cmake
+	install -m 644 runtime/debug/gort-gdb.py $(DESTDIR)$(DATADIR)/gort/gort-gdb.py
+	install -m 644 runtime/debug/gort-gdb.py $(DESTDIR)$(GDB_AUTOLOAD_DIR)/libgort.so.$(VERSION)-gdb.py
 
 uninstall:
-	rm -rf $(DESTDIR)$(PREFIX)/include/gort
-	rm -f $(DESTDIR)$(PREFIX)/include/gort.h $(DESTDIR)$(PREFIX)/lib/libgort.a \
-		$(DESTDIR)$(PREFIX)/lib/libgort.so $(DESTDIR)$(PREFIX)/lib/libgort.so.$(SOVERSION) \
-		$(DESTDIR)$(PREFIX)/lib/libgort.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/pkgconfig/gort.pc
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/gort $(DESTDIR)$(LIBDIR)/cmake/gort $(DESTDIR)$(DATADIR)/gort
+	rm -f $(DESTDIR)$(INCLUDEDIR)/gort.h $(DESTDIR)$(LIBDIR)/libgort.a \
+		$(DESTDIR)$(LIBDIR)/libgort.so $(DESTDIR)$(LIBDIR)/libgort.so.$(SOVERSION) \
+		$(DESTDIR)$(LIBDIR)/libgort.so.$(VERSION) $(DESTDIR)$(LIBDIR)/pkgconfig/gort.pc \
+		$(DESTDIR)$(GDB_AUTOLOAD_DIR)/libgort.so.$(VERSION)-gdb.py
 
 lint:
 	clang-tidy --quiet $(SRCS) -- -std=c11 -D_GNU_SOURCE -Iinclude

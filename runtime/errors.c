@@ -1,5 +1,8 @@
 /*
- * errors.c — gort_strerror: one table for every code gort returns.
+ * errors.c — gort_strerror: one table for every code gort returns, and the
+ * wait reasons' names.  The codes gort gives a meaning of its own read as
+ * Go says them (a done context's two errors); the rest are the C
+ * library's errno descriptions.
  */
 #include <errno.h>
 #include <string.h>
@@ -19,6 +22,10 @@ const char *gort_strerror(int err)
 		return "not allowed from a coroutine (it would deadlock)";
 	case EALREADY:
 		return "the gort runtime is already running";
+	case ECANCELED: /* GORT_CANCELED */
+		return "context canceled";
+	case ETIMEDOUT: /* GORT_DEADLINE_EXCEEDED, and a deadline's timeout */
+		return "deadline exceeded";
 	default:
 		break;
 	}

@@ -6,11 +6,14 @@
 #   golang-go             the Go peers of the benchmark suite
 #   gnuplot-nox           benchmark plots
 #   libdw-dev             symbolised panic backtraces (elfutils)
-#   pkg-config            used by the Makefile to find Criterion and libdw
+#   pkg-config            used by the Makefile to find Criterion and libdw,
+#                         and by the consumer tests (test/consumers)
+#   gdb                   the gdb extension's test (runtime/debug/gort-gdb.py)
+#   g++, cmake            the C++ and CMake consumer tests
 # Usage: scripts/deps.sh [--check]   (--check: list what is missing, exit 1 if any)
 set -eu
 
-PKGS="libboost-context-dev libcriterion-dev libdw-dev golang-go gnuplot-nox pkg-config make gcc"
+PKGS="libboost-context-dev libcriterion-dev libdw-dev golang-go gnuplot-nox pkg-config make gcc g++ cmake gdb"
 
 missing=""
 for p in $PKGS; do

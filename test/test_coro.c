@@ -308,4 +308,6 @@ Test(coro, strerror_names_codes, .timeout = 10)
 	cr_assert_str_neq(inval, nomem);
 	cr_assert_str_eq(gort_strerror(EINVAL), inval, "positive and negative codes differ");
 	cr_assert(gort_strerror(-123456) != NULL && *gort_strerror(-123456));
+	cr_assert_str_eq(gort_strerror(GORT_CANCELED), "context canceled");
+	cr_assert_str_eq(gort_strerror(GORT_DEADLINE_EXCEEDED), "deadline exceeded");
 }

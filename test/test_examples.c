@@ -168,6 +168,16 @@ Test(examples, workerpool_fixed, .timeout = 30)
 	assert_has(&r, out, "sum of squares 1..1000 = 333833500 (want 333833500); live coroutines: 1\n");
 }
 
+/* The README's example: the 50 ms request loses to the 10 ms timeout. */
+Test(examples, readme, .timeout = 30)
+{
+	static struct example_run r;
+	run_example("readme", &r);
+	assert_exit_ok(&r);
+	assert_has(&r, out, "gave up: deadline exceeded\n");
+	assert_lacks(&r, out, "answer");
+}
+
 /* A fetch with a 50 ms timeout: against the slow server it gives up at the
  * deadline with GORT_DEADLINE_EXCEEDED, and the server, which shares the
  * context, stops too; against the fast one it succeeds; nothing is left. */

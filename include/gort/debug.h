@@ -47,7 +47,13 @@ typedef enum gort_wait_reason {
 	GORT_WAIT_REASONS        /* how many there are */
 } gort_wait_reason;
 
-/* The name dumps show ("chan receive", ...); "?" for an unknown value. */
+/*
+ * The name dumps show for a wait reason ("chan receive", ...).
+ * Returns: a static string; "?" for GORT_WAIT_NONE, GORT_WAIT_REASONS and
+ *   any value out of range.
+ * Blocks: no
+ * Threads: any coroutine or thread; the runtime need not run.
+ */
 GORT_API const char *gort_wait_reason_name(gort_wait_reason r);
 
 /* Live coroutines by state, and the waiting ones by reason.  A snapshot
@@ -60,8 +66,13 @@ typedef struct gort_coroutine_counts {
 	int64_t by_reason[GORT_WAIT_REASONS]; /* waiting, by gort_wait_reason */
 } gort_coroutine_counts;
 
-/* Fill *out by walking every coroutine (O(coroutines ever alive at once)).
- * Returns 0, -EINVAL (out NULL) or -ESRCH (runtime not running). */
+/*
+ * Fills *out by walking every coroutine (O(coroutines ever alive at once)).
+ * Returns: 0; -EINVAL if out is NULL; -ESRCH if the runtime is not
+ *   running; -ENOMEM if the snapshot could not be allocated.
+ * Blocks: no (a walk without stopping anyone)
+ * Threads: any coroutine or thread.
+ */
 GORT_API int gort_coroutine_counts_read(gort_coroutine_counts *out);
 
 /* ------------------------------------------------------------------------ */
@@ -80,7 +91,7 @@ enum {
 };
 
 /*
- * Write every live coroutine to fd, Go-style:
+ * Writes every live coroutine to fd, Go-style:
  *
  *   coroutine 17 "worker-3" [chan receive, 12 minutes]:
  *   	blocked at server.c:88
@@ -99,12 +110,15 @@ enum {
  *
  * The caller's own coroutine is included (as running).  Not
  * async-signal-safe: from a signal, use the dumpsig debug option, which
- * hands the dump to a thread of its own.  Returns the number of
- * coroutines written, -EINVAL (bad fd), -ESRCH (runtime not running),
- * -ENOMEM (grouping) or the negative errno of a failed write.
+ * hands the dump to a thread of its own.  gort_dump_file writes the same
+ * to a stdio stream, flushed before it returns.
+ * Returns: the number of coroutines written; -EINVAL if fd < 0 (or f is
+ *   NULL); -ESRCH if the runtime is not running; -ENOMEM (snapshot or
+ *   grouping); the negative errno of a failed dup, fdopen, write or flush.
+ * Blocks: no (it parks nobody; the writes may block the thread)
+ * Threads: any coroutine or thread, not from a signal handler.
  */
 GORT_API int64_t gort_dump(int fd, unsigned flags);
-/* The same to a stdio stream (flushed before returning). */
 GORT_API int64_t gort_dump_file(FILE *f, unsigned flags);
 
 /* ------------------------------------------------------------------------ */
@@ -115,8 +129,14 @@ GORT_API int64_t gort_dump_file(FILE *f, unsigned flags);
  * IgnoreCurrent). */
 typedef struct gort_leak_baseline gort_leak_baseline;
 
-/* Record every live coroutine but the caller.  NULL if memory is short or
- * the runtime is not running.  Free it with gort_leak_baseline_free. */
+/*
+ * Records every live coroutine but the caller (for gort_leak_opts'
+ * baseline); gort_leak_baseline_free frees the record (NULL is ignored).
+ * Returns: take: the baseline, or NULL if memory is short or the runtime
+ *   is not running.
+ * Blocks: no
+ * Threads: any coroutine or thread.
+ */
 GORT_API gort_leak_baseline *gort_leak_baseline_take(void);
 GORT_API void gort_leak_baseline_free(gort_leak_baseline *b);
 
@@ -155,44 +175,54 @@ typedef struct gort_leak_opts {
 } gort_leak_opts;
 
 /*
- * Wait up to the grace period for every coroutine except the caller and
- * the ignored ones to exit; then report what is left, in the grouped dump
+ * Waits up to the grace period for every coroutine except the caller and
+ * the ignored ones to exit; then reports what is left, in the grouped dump
  * form, and also contexts whose cancel was dropped (released without
  * gort_ctx_cancel while not done: Go's lostcancel), channels that every
  * owner released while coroutines still wait on them (nothing can ever
  * wake those), and wait groups whose every waiter is a leaked coroutine
- * while the counter is above zero.  Returns the number of leaked
- * coroutines plus those contexts, channels and wait groups (0: clean), or
- * -ESRCH (runtime not running).  Blocks for up to the grace period
- * (parking the caller if it is a coroutine).
+ * while the counter is above zero.  opts NULL: the defaults.
  *
  * GORT_DEBUG=leakcheck=1 runs it (with the defaults) when gort_main's
  * function returns, and turns a non-zero result into exit status 1 after
  * printing it.
- */
-GORT_API int64_t gort_leakcheck(const gort_leak_opts *opts);
-/* A clean leak check says every coroutine has ended; it does not order
+ *
+ * A clean leak check says every coroutine has ended; it does not order
  * their last writes before the caller's next reads (no happens-before).
  * Synchronise with them (a wait group, a channel) before freeing what
  * they used.  Channels whose only waiters sit in a select of several
  * cases are counted with the coroutines, not as orphaned channels (the
  * one-channel _ctx and _until forms count as that channel's waiters, and
- * dumps show them as its send or receive). */
+ * dumps show them as its send or receive).
+ * Returns: the number of leaked coroutines plus those contexts, channels
+ *   and wait groups (0: clean); -ESRCH if the runtime is not running;
+ *   -ENOMEM if a snapshot could not be allocated.
+ * Blocks: yes: up to the grace period, while coroutines are left (parks
+ *   the caller if it is a coroutine; a plain thread sleeps)
+ * Context: none (the grace period bounds it)
+ * Threads: any coroutine or thread.
+ */
+GORT_API int64_t gort_leakcheck(const gort_leak_opts *opts);
 
 /* ------------------------------------------------------------------------ */
 /* Watchdog                                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* The watchdog's callback (see gort_watchdog_set). */
+typedef void (*gort_watchdog_fn)(int64_t live, const char *dump, void *ctx);
+
 /*
- * Call fn(live, dump, ctx) from the runtime's monitor thread (sysmon) when the
+ * Calls fn(live, dump, ctx) from the runtime's monitor thread (sysmon) when the
  * number of live coroutines is above threshold (the article's
  * checkGoroutineLeak), checked every interval_ns (0: 1 s), at most once
  * per interval.  dump is the grouped dump (GORT_DUMP_GROUPED) taken then,
  * NUL-terminated, valid during the call (NULL if memory was short).  fn
  * runs on a plain thread; it should not block for long.  threshold <= 0
- * or fn NULL turns the watchdog off.  Returns 0, or -ESRCH (not running).
+ * or fn NULL turns the watchdog off; gort_stop turns it off too.
+ * Returns: 0; -ESRCH if the runtime is not running.
+ * Blocks: no
+ * Threads: any coroutine or thread.
  */
-typedef void (*gort_watchdog_fn)(int64_t live, const char *dump, void *ctx);
 GORT_API int gort_watchdog_set(int64_t threshold, int64_t interval_ns, gort_watchdog_fn fn,
 			       void *ctx);
 

@@ -13,8 +13,12 @@
  *   -ETIMEDOUT   the descriptor's own deadline (gort_fd_set_deadline)
  *                passed; the descriptor stays usable
  *   -EBADF       the descriptor was closed (also while waiting)
- *   -ESRCH       the runtime is not running
+ *   -EINVAL      a NULL handle or buffer
  *   any other negative errno from the system call.
+ * Calls that make a gort_fd (gort_fd_open, gort_accept, gort_dial_tcp,
+ * gort_listen_tcp) return -ESRCH when the runtime is not running.  The
+ * handles live as long as the runtime: gort_stop frees every gort_fd left
+ * open, without closing its descriptor, so close them before stopping.
  * Calls on one gort_fd from several coroutines are safe; as with Go's
  * net.Conn, concurrent reads (or writes) interleave unpredictably.
  */
@@ -32,44 +36,98 @@
 extern "C" {
 #endif
 
+/* A descriptor registered with the runtime's poller. */
 typedef struct gort_fd gort_fd;
 
-/* Take fd over: make it non-blocking and register it.  *out gets the
- * handle.  0, -EINVAL (fd < 0 or out NULL), -ESRCH, -ENOMEM, or the
- * errno of fcntl/epoll_ctl (-EPERM: a regular file, which epoll does not
- * take).  On failure fd is left open and still the caller's. */
+/*
+ * Takes fd over: makes it non-blocking and registers it.  *out gets the
+ * handle, which owns fd from then on (gort_fd_close closes it).  On
+ * failure fd is left open and still the caller's.
+ * Returns: 0; -EINVAL if fd < 0 or out is NULL; -ESRCH if the runtime is
+ *   not running; -ENOMEM; the errno of fcntl (-EBADF) or epoll_ctl
+ *   (-EPERM: a regular file, which epoll does not take; -EEXIST: fd is
+ *   registered already).
+ * Blocks: no
+ * Threads: any coroutine or thread.
+ */
 GORT_API int gort_fd_open(int fd, gort_fd **out);
-/* The descriptor (for setsockopt, getsockname...; do not close it). */
+/*
+ * The descriptor, for setsockopt, getsockname, ... (do not close it).
+ * Returns: the descriptor number; -EINVAL if f is NULL.
+ * Blocks: no
+ * Threads: any coroutine or thread.
+ */
 GORT_API int gort_fd_fileno(const gort_fd *f);
-/* Close: every waiter on it returns -EBADF, new calls fail with -EBADF,
+/*
+ * Closes f: every waiter on it returns -EBADF, new calls fail with -EBADF,
  * and the descriptor is closed once the calls in progress have left.
- * Frees the handle.  0 or -EINVAL.  Never blocks. */
+ * Frees the handle: close each handle once.
+ * Returns: 0; -EINVAL if f is NULL; -EBADF if f is being closed already
+ *   (a second close while calls are still in progress on it).
+ * Blocks: no
+ * Threads: any coroutine or thread.
+ */
 GORT_API int gort_fd_close(gort_fd *f);
-/* Deadlines (absolute, gort_now() ns; 0: none) for the reads and the
+/*
+ * Deadlines (absolute, gort_now() ns; 0: none) for the reads and the
  * writes of f, as Go's SetReadDeadline/SetWriteDeadline: a call waiting
  * past one returns -ETIMEDOUT, as does any call started after it, until
- * the deadline is moved.  0, -EINVAL, -EBADF, -ENOMEM. */
+ * the deadline is moved.  A deadline already past takes effect at once.
+ * Returns: 0; -EINVAL if f is NULL or a deadline is negative; -EBADF if f
+ *   is closed; -ENOMEM if a deadline's timer could not be armed.
+ * Blocks: no
+ * Threads: any coroutine or thread.
+ */
 GORT_API int gort_fd_set_deadline(gort_fd *f, int64_t read_deadline, int64_t write_deadline);
 
-/* Read up to n bytes: their number (0 at end of file), or an error.
- * Blocks until some data, the end, or an error. */
+/*
+ * Reads up to n bytes into buf (read(2); EINTR is retried).
+ * gort_read(f, buf, n) is the form without a context.
+ * Returns: the number of bytes read (0 at end of file); -EINVAL if f is
+ *   NULL (or buf NULL with n > 0); -EBADF; -ETIMEDOUT (the read
+ *   deadline); GORT_CANCELED or GORT_DEADLINE_EXCEEDED; the negative errno
+ *   of read(2) (-ECONNRESET, ...).
+ * Blocks: yes: until some data, the end, or an error
+ * Context: takes ctx (NULL: none)
+ * Threads: any coroutine or thread.
+ */
 GORT_API ssize_t gort_read_ctx_at(gort_ctx *ctx, gort_fd *f, void *buf, size_t n, const char *file,
 				  int line);
 #define gort_read(f, buf, n) gort_read_ctx_at(NULL, (f), (buf), (n), __FILE__, __LINE__)
 #define gort_read_ctx(ctx, f, buf, n) gort_read_ctx_at((ctx), (f), (buf), (n), __FILE__, __LINE__)
 
-/* Write all n bytes: n, or an error (then how much went out is unknown
- * to the caller; the peer sees a prefix).  On a socket whose peer is gone
- * it returns -EPIPE (no SIGPIPE); on a pipe, SIGPIPE is the process's to
- * handle, as with write(2).  Blocks until done. */
+/*
+ * Writes all n bytes of buf.  On a socket whose peer is gone it returns
+ * -EPIPE (no SIGPIPE); on a pipe, SIGPIPE is the process's to handle, as
+ * with write(2).  After an error, how much went out is unknown to the
+ * caller (the peer sees a prefix).  gort_write(f, buf, n) is the form
+ * without a context.
+ * Returns: n; -EINVAL if f is NULL, buf NULL with n > 0, or n >
+ *   SSIZE_MAX; -EBADF; -ETIMEDOUT (the write deadline); GORT_CANCELED or
+ *   GORT_DEADLINE_EXCEEDED; the negative errno of write(2)/send(2)
+ *   (-EPIPE, -ECONNRESET, ...).
+ * Blocks: yes: until all n bytes are written, or an error
+ * Context: takes ctx (NULL: none)
+ * Threads: any coroutine or thread.
+ */
 GORT_API ssize_t gort_write_ctx_at(gort_ctx *ctx, gort_fd *f, const void *buf, size_t n,
 				   const char *file, int line);
 #define gort_write(f, buf, n) gort_write_ctx_at(NULL, (f), (buf), (n), __FILE__, __LINE__)
 #define gort_write_ctx(ctx, f, buf, n) gort_write_ctx_at((ctx), (f), (buf), (n), __FILE__, __LINE__)
 
-/* Accept a connection on listening socket lis: *out gets it (registered,
+/*
+ * Accepts a connection on listening socket lis: *out gets it (registered,
  * non-blocking, close-on-exec); addr/addrlen as accept(2) (may be NULL).
- * 0 or an error.  Blocks until a connection comes. */
+ * EINTR and ECONNABORTED are retried.  gort_accept(lis, out, addr,
+ * addrlen) is the form without a context.
+ * Returns: 0; -EINVAL if lis or out is NULL; -EBADF; -ETIMEDOUT (lis's
+ *   read deadline); GORT_CANCELED or GORT_DEADLINE_EXCEEDED; the negative
+ *   errno of accept4 (-EMFILE, ...); gort_fd_open's error for the new
+ *   connection (-ESRCH, -ENOMEM; the connection is closed then).
+ * Blocks: yes: until a connection comes
+ * Context: takes ctx (NULL: none)
+ * Threads: any coroutine or thread.
+ */
 GORT_API int gort_accept_ctx_at(gort_ctx *ctx, gort_fd *lis, gort_fd **out, struct sockaddr *addr,
 				socklen_t *addrlen, const char *file, int line);
 #define gort_accept(lis, out, addr, addrlen) \
@@ -77,31 +135,66 @@ GORT_API int gort_accept_ctx_at(gort_ctx *ctx, gort_fd *lis, gort_fd **out, stru
 #define gort_accept_ctx(ctx, lis, out, addr, addrlen) \
 	gort_accept_ctx_at((ctx), (lis), (out), (addr), (addrlen), __FILE__, __LINE__)
 
-/* Connect socket f (non-blocking connect, then wait for completion): 0 or
- * an error (-ECONNREFUSED, ...).  Blocks until connected. */
+/*
+ * Connects socket f to addr: a non-blocking connect, then a wait for its
+ * completion.  There is no form without a context: pass NULL.  After a
+ * failure or a cancel the socket's state is the kernel's (close it).
+ * Returns: 0 once connected; -EINVAL if f or addr is NULL; -EBADF;
+ *   -ETIMEDOUT (f's write deadline); GORT_CANCELED or
+ *   GORT_DEADLINE_EXCEEDED; the negative errno of connect(2) or of the
+ *   socket's SO_ERROR (-ECONNREFUSED, -ENETUNREACH, ...).
+ * Blocks: yes: until connected or failed
+ * Context: takes ctx (NULL: none)
+ * Threads: any coroutine or thread.
+ */
 GORT_API int gort_connect_ctx_at(gort_ctx *ctx, gort_fd *f, const struct sockaddr *addr,
 				 socklen_t addrlen, const char *file, int line);
 #define gort_connect_ctx(ctx, f, addr, addrlen) \
 	gort_connect_ctx_at((ctx), (f), (addr), (addrlen), __FILE__, __LINE__)
 
-/* A TCP connection to "host:port" ("127.0.0.1:80", "[::1]:8080",
- * "localhost:80"): each address the name resolves to is tried in turn.
- * Names go through getaddrinfo inside gort_syscall_enter/exit, so the
- * lookup does not hold a P.  *out gets the connection.  0, -EINVAL (bad
- * address), a getaddrinfo failure as -EHOSTUNREACH, or the last connect's
- * error.  Blocks. */
+/*
+ * A TCP connection (TCP_NODELAY set) to "host:port" ("127.0.0.1:80",
+ * "[::1]:8080", "localhost:80"): each address the name resolves to is
+ * tried in turn, until one connects or the context ends.  Names go
+ * through getaddrinfo inside gort_syscall_enter/exit, so the lookup does
+ * not hold a P.  *out gets the connection.  gort_dial_tcp(hostport, out)
+ * is the form without a context.
+ * Returns: 0; -EINVAL if out is NULL or hostport is not "host:port" with
+ *   a numeric port up to 65535; -ENOMEM; -EHOSTUNREACH if the name did
+ *   not resolve; GORT_CANCELED or GORT_DEADLINE_EXCEEDED; else the error
+ *   of the last address tried (socket or connect: -ECONNREFUSED, ...), or
+ *   gort_fd_open's (-ESRCH if the runtime is not running).
+ * Blocks: yes: through the lookup (its thread) and the connects
+ * Context: takes ctx (NULL: none; the lookup itself is not cancellable)
+ * Threads: any coroutine or thread.
+ */
 GORT_API int gort_dial_tcp_ctx_at(gort_ctx *ctx, const char *hostport, gort_fd **out,
 				  const char *file, int line);
 #define gort_dial_tcp(hostport, out) gort_dial_tcp_ctx_at(NULL, (hostport), (out), __FILE__, __LINE__)
 #define gort_dial_tcp_ctx(ctx, hostport, out) \
 	gort_dial_tcp_ctx_at((ctx), (hostport), (out), __FILE__, __LINE__)
 
-/* A TCP listener on "host:port" (port 0: any; host "" or "*": every
- * address; SO_REUSEADDR set).  *out gets it; gort_fd_port tells the port.
- * 0, -EINVAL, or the socket/bind/listen error.  Never blocks. */
+/*
+ * A TCP listener on "host:port" (port 0: any; host "" or "*": every
+ * address; SO_REUSEADDR set; backlog 0: SOMAXCONN).  The addresses the
+ * name resolves to are tried in turn until one binds.  *out gets it;
+ * gort_fd_port tells the port.
+ * Returns: 0; -EINVAL if out is NULL, backlog < 0 or hostport is not
+ *   "host:port"; -ENOMEM; -EHOSTUNREACH if the name did not resolve; the
+ *   socket, bind or listen error of the last address tried (-EADDRINUSE,
+ *   -EACCES, ...); gort_fd_open's (-ESRCH if the runtime is not running).
+ * Blocks: no (a name lookup may take time, inside gort_syscall_enter/exit)
+ * Threads: any coroutine or thread.
+ */
 GORT_API int gort_listen_tcp(const char *hostport, int backlog, gort_fd **out);
-/* The local port of a socket (after bind or connect), or a negative
- * errno. */
+/*
+ * The local port of a socket (after bind or connect).
+ * Returns: the port (0 .. 65535); -EINVAL if f is NULL; -EAFNOSUPPORT if
+ *   it is not an IPv4 or IPv6 socket; the negative errno of getsockname
+ *   (-ENOTSOCK, ...).
+ * Blocks: no
+ * Threads: any coroutine or thread.
+ */
 GORT_API int gort_fd_port(const gort_fd *f);
 
 #ifdef __cplusplus
