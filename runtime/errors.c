@@ -33,40 +33,30 @@ const char *gort_strerror(int err)
 	return s ? s : "unknown error";
 }
 
+/* The words gort_dump, the leak check and gort-gdb.py (which reads this
+ * table from the debug information) print for each wait reason. */
+static const char *const wait_reason_names[GORT__WR_COUNT_] = {
+	[GORT__WR_NONE] = "",
+	[GORT__WR_WAITGROUP] = "waitgroup wait",
+	[GORT__WR_CHAN_SEND] = "chan send",
+	[GORT__WR_CHAN_RECV] = "chan receive",
+	[GORT__WR_CHAN_SEND_NIL] = "chan send (nil chan)",
+	[GORT__WR_CHAN_RECV_NIL] = "chan receive (nil chan)",
+	[GORT__WR_SELECT] = "select",
+	[GORT__WR_SELECT_EMPTY] = "select (no cases)",
+	[GORT__WR_SLEEP] = "sleep",
+	[GORT__WR_MUTEX] = "sync.Mutex.Lock",
+	[GORT__WR_RWMUTEX_R] = "sync.RWMutex.RLock",
+	[GORT__WR_RWMUTEX_W] = "sync.RWMutex.Lock",
+	[GORT__WR_COND] = "sync.Cond.Wait",
+	[GORT__WR_SEMAPHORE] = "semaphore acquire",
+	[GORT__WR_IO_READ] = "IO wait (read)",
+	[GORT__WR_IO_WRITE] = "IO wait (write)",
+};
+
 const char *gort__wait_reason_name(int r)
 {
-	switch (r) {
-	case GORT__WR_WAITGROUP:
-		return "waitgroup wait";
-	case GORT__WR_CHAN_SEND:
-		return "chan send";
-	case GORT__WR_CHAN_RECV:
-		return "chan receive";
-	case GORT__WR_CHAN_SEND_NIL:
-		return "chan send (nil chan)";
-	case GORT__WR_CHAN_RECV_NIL:
-		return "chan receive (nil chan)";
-	case GORT__WR_SELECT:
-		return "select";
-	case GORT__WR_SELECT_EMPTY:
-		return "select (no cases)";
-	case GORT__WR_SLEEP:
-		return "sleep";
-	case GORT__WR_MUTEX:
-		return "sync.Mutex.Lock";
-	case GORT__WR_RWMUTEX_R:
-		return "sync.RWMutex.RLock";
-	case GORT__WR_RWMUTEX_W:
-		return "sync.RWMutex.Lock";
-	case GORT__WR_COND:
-		return "sync.Cond.Wait";
-	case GORT__WR_SEMAPHORE:
-		return "semaphore acquire";
-	case GORT__WR_IO_READ:
-		return "IO wait (read)";
-	case GORT__WR_IO_WRITE:
-		return "IO wait (write)";
-	default:
+	if (r < 0 || r >= GORT__WR_COUNT_ || !wait_reason_names[r])
 		return "";
-	}
+	return wait_reason_names[r];
 }

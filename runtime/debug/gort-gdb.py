@@ -33,8 +33,10 @@
 #                     enum gort__gstate (GORT__G_*) and enum
 #                     gort__wait_reason (GORT__WR_*): values from the debug
 #                     info, matched by enumerator name.
-#   runtime/errors.c  gort__wait_reason_name()'s words, copied in
-#                     WAIT_WORDS below so that gdb says what gort_dump says.
+#   runtime/errors.c  `static const char *const wait_reason_names[]`: the
+#                     words gort_dump prints for each wait reason, read
+#                     from the program so that gdb says what gort_dump
+#                     says (the enumerator's name, lower-cased, if absent).
 #   runtime/debug/dump.c   the same liveness rule (RUNNABLE, RUNNING,
 #                     WAITING; a WAITING G without a reason yet shows as
 #                     runnable) and the "created by" wording.
@@ -58,24 +60,6 @@
 import re
 
 import gdb
-
-WAIT_WORDS = {  # runtime/errors.c, gort__wait_reason_name()
-    "WAITGROUP": "waitgroup wait",
-    "CHAN_SEND": "chan send",
-    "CHAN_RECV": "chan receive",
-    "CHAN_SEND_NIL": "chan send (nil chan)",
-    "CHAN_RECV_NIL": "chan receive (nil chan)",
-    "SELECT": "select",
-    "SELECT_EMPTY": "select (no cases)",
-    "SLEEP": "sleep",
-    "MUTEX": "sync.Mutex.Lock",
-    "RWMUTEX_R": "sync.RWMutex.RLock",
-    "RWMUTEX_W": "sync.RWMutex.Lock",
-    "COND": "sync.Cond.Wait",
-    "SEMAPHORE": "semaphore acquire",
-    "IO_READ": "IO wait (read)",
-    "IO_WRITE": "IO wait (write)",
-}
 
 MAX_CHUNKS = 1 << 20  # 64 Mi descriptors: beyond that the list is corrupt
 MAX_FRAMES = 256
@@ -118,7 +102,7 @@ class Runtime:
     def __init__(self):
         if not _has_threads():
             raise GortError("gort: the program is not running (no process or core file)")
-        sym = self._allgs_symbol()
+        sym = self._static_symbol("allgs", "coro.c")
         if sym is None:
             raise GortError("gort: no gort runtime in this program (no debug symbol "
                             "'allgs' of runtime/coro.c: is libgort linked in, with -g?)")
@@ -150,19 +134,36 @@ class Runtime:
                                    ["FREE", "RUNNABLE", "RUNNING", "WAITING", "DEAD"])
         self.reasons = _enum_values("gort__wait_reason", "GORT__WR_", ["NONE"])
         self._strings = {}
+        self.words = self._reason_words()
 
     @staticmethod
-    def _allgs_symbol():
+    def _static_symbol(name, source):
+        """The file-static variable `name` of runtime source file `source`."""
         syms = []
         try:
-            syms = gdb.lookup_static_symbols("allgs")
+            syms = gdb.lookup_static_symbols(name)
         except (AttributeError, gdb.error):
-            s = gdb.lookup_static_symbol("allgs")
+            s = gdb.lookup_static_symbol(name)
             syms = [s] if s else []
         for s in syms:
-            if s.symtab and re.search(r"(^|/)coro\.c$", s.symtab.filename):
+            if s.symtab and re.search(r"(^|/)%s$" % re.escape(source), s.symtab.filename):
                 return s
         return None
+
+    def _reason_words(self):
+        """errors.c's wait_reason_names, by enumerator name."""
+        words = {}
+        sym = self._static_symbol("wait_reason_names", "errors.c")
+        if sym is None:
+            return words
+        arr = sym.value()
+        lo, hi = arr.type.strip_typedefs().range()
+        for val, name in self.reasons.items():
+            if lo <= val <= hi:
+                w = self.string(int(arr[val]))
+                if w:
+                    words[name] = w
+        return words
 
     def running(self):
         try:
@@ -229,7 +230,7 @@ class Runtime:
                     if r is None or r in ("NONE", "COUNT_"):
                         c.state = "RUNNABLE"  # caught between park and its record (dump.c)
                     else:
-                        c.reason = WAIT_WORDS.get(r, r.lower().replace("_", " "))
+                        c.reason = self.words.get(r) or r.lower().replace("_", " ")
                         c.wait_file = self.string(self._ptr(buf, base, "wait_file"))
                         c.wait_line = self._int(buf, base, "wait_line")
                 c.spawn_file = self.string(self._ptr(buf, base, "spawn_file"))
