@@ -5,6 +5,9 @@
  *   gort_bench <workload> <procs> [loops]   run one workload once
  *   gort_bench calibrate                    print LOOPS=<n>: the steal task's
  *                                           spin loop count for ~50 us
+ * Environment: GORT_BENCH_SCALE=<d> (an integer, default 1) divides the
+ * workloads' sizes by d for a smoke run (bench/run.sh --quick); see
+ * set_sizes().
  *
  * Each workload prints its figures as lines of the form
  *   RESULT bench=<name> impl=gort procs=<n> metric=<metric> value=<number> unit=<unit>
@@ -29,50 +32,135 @@
 #include <sys/resource.h>
 #include <time.h>
 
+/* The workloads' sizes: the full ones (the brief's) are the *_FULL
+ * constants; GORT_BENCH_SCALE=<d> (an integer, default 1) divides them for
+ * a smoke run (bench/run.sh --quick: figures not comparable with full
+ * ones).  set_sizes() fills g_size, and the upper-case names below are
+ * what the workloads use.  bench/go/main.go scales its sizes the same way. */
 enum {
-	SPAWN_COUNT = 1000000,  /* spawn: coroutines spawned */
-	YIELD_ROUNDS = 5000000, /* yield, yield-fp: yields per coroutine */
-	STEAL_TASKS = 20000,    /* steal: CPU-bound tasks */
-	IDLE_SLEEP_S = 2,       /* idle: seconds asleep */
-	PROTECT_OPS = 10000000, /* protect: gort_protect calls */
-	PANIC_OPS = 200000,     /* panic-recover: panics recovered */
-	PINGPONG_ROUNDS = 1000000, /* pingpong: round trips */
-	MPMC_ITEMS = 10000000,  /* chanmpmc: ints sent */
+	SPAWN_COUNT_FULL = 1000000,  /* spawn: coroutines spawned */
+	YIELD_ROUNDS_FULL = 5000000, /* yield, yield-fp: yields per coroutine */
+	STEAL_TASKS_FULL = 20000,    /* steal: CPU-bound tasks */
+	IDLE_SLEEP_MS_FULL = 2000,   /* idle: time asleep */
+	PROTECT_OPS_FULL = 10000000, /* protect: gort_protect calls */
+	PANIC_OPS_FULL = 200000,     /* panic-recover: panics recovered */
+	PINGPONG_ROUNDS_FULL = 1000000, /* pingpong: round trips */
+	MPMC_ITEMS_FULL = 10000000,  /* chanmpmc: ints sent */
+	FIB_N_FULL = 27,             /* fib: fib(27) = 196418, 317,810 spawns */
+	SKYNET_LEAVES_FULL = 1000000, /* skynet: SKYNET_DIV^6 leaves */
+	SELECT_OPS_FULL = 1000000,   /* select: selects done */
+	PARKED_COUNT_FULL = 100000,  /* parked: coroutines parked */
+	PARKED_1M_COUNT_FULL = 1000000, /* parked_1m: coroutines parked */
+	TIMER_COUNT_FULL = 100000,   /* timers: sleeping coroutines */
+	MUTEX_OPS_FULL = 1000,       /* mutex: lock/increment/unlock per coroutine */
+	CTX_GRANDCHILDREN_FULL = 1000, /* ctxcancel: grandchildren (waiters) per child */
+	RW_OPS_FULL = 20000,         /* rwmutex: operations per coroutine */
+	SEM_OPS_FULL = 1000,         /* semaphore: acquire/release pairs per coroutine */
+	ECHO_ROUNDS_FULL = 10000,    /* echo: 64-byte round trips per connection */
+	HOG_MS_FULL = 1000,          /* hog: how long the hog spins, and each window */
+};
+
+/* Not scaled. */
+enum {
 	MPMC_CAP = 128,         /* chanmpmc: the channel's capacity */
 	MPMC_PRODUCERS = 4,
 	MPMC_CONSUMERS = 4,
-	FIB_N = 27,             /* fib: fib(FIB_N) = FIB_WANT */
-	FIB_WANT = 196418,
 	SKYNET_DIV = 10,        /* skynet: fan-out */
-	SKYNET_LEAVES = 1000000, /* skynet: SKYNET_DIV^6 leaves */
-	SELECT_OPS = 1000000,   /* select: selects done */
-	PARKED_COUNT = 100000,  /* parked: coroutines parked */
-	PARKED_1M_COUNT = 1000000, /* parked_1m: coroutines parked */
 	PARKED_STACK = 16 * 1024, /* parked, parked_1m: each one's stack size */
 	PARKED_SETTLE_MS = 20,  /* parked: settle after the last one signals */
-	TIMER_COUNT = 100000,   /* timers: sleeping coroutines */
 	TIMER_SEED = 42,        /* timers: the LCG's seed */
 	MUTEX_WORKERS = 1000,   /* mutex: coroutines */
-	MUTEX_OPS = 1000,       /* mutex: lock/increment/unlock per coroutine */
 	CTX_CHILDREN = 100,     /* ctxcancel: children of the root */
-	CTX_GRANDCHILDREN = 1000, /* ctxcancel: grandchildren (waiters) per child */
 	RW_WORKERS = 1000,      /* rwmutex: coroutines */
-	RW_OPS = 20000,         /* rwmutex: operations per coroutine */
 	RW_WRITE_EVERY = 100,   /* rwmutex: every 100th op is a write (1%) */
 	SEM_SIZE = 10,          /* semaphore: the semaphore's size */
 	SEM_WORKERS = 1000,     /* semaphore: coroutines */
-	SEM_OPS = 1000,         /* semaphore: acquire/release pairs per coroutine */
 	ECHO_CONNS = 100,       /* echo: client connections */
-	ECHO_ROUNDS = 10000,    /* echo: 64-byte round trips per connection */
 	ECHO_MSG = 64,          /* echo: message size */
 	HOG_PAIRS = 500,        /* hog: ping-pong pairs (1,000 coroutines) */
-	HOG_MS = 1000,          /* hog: how long the hog spins, and each window */
 	/* calibrate: the spin loop is timed over CALIB_LOOPS iterations,
 	 * CALIB_RUNS times; the median is scaled to CALIB_TARGET_NS. */
 	CALIB_LOOPS = 1000000,
 	CALIB_RUNS = 9,
 	CALIB_TARGET_NS = 50000,
 };
+
+static struct {
+	int spawn, yield_rounds, steal_tasks, idle_ms, protect_ops, panic_ops, pingpong_rounds;
+	int mpmc_items, fib_n, fib_want, select_ops, parked, parked_1m, timers, mutex_ops;
+	int ctx_grandchildren, rw_ops, sem_ops, echo_rounds, hog_ms;
+	int64_t skynet_leaves, skynet_want;
+} g_size;
+
+#define SPAWN_COUNT g_size.spawn
+#define YIELD_ROUNDS g_size.yield_rounds
+#define STEAL_TASKS g_size.steal_tasks
+#define IDLE_SLEEP_MS g_size.idle_ms
+#define PROTECT_OPS g_size.protect_ops
+#define PANIC_OPS g_size.panic_ops
+#define PINGPONG_ROUNDS g_size.pingpong_rounds
+#define MPMC_ITEMS g_size.mpmc_items
+#define FIB_N g_size.fib_n       /* fib: fib(FIB_N) = FIB_WANT */
+#define FIB_WANT g_size.fib_want
+#define SKYNET_LEAVES g_size.skynet_leaves
+#define SKYNET_WANT g_size.skynet_want /* the sum of 0 .. SKYNET_LEAVES-1 */
+#define SELECT_OPS g_size.select_ops
+#define PARKED_COUNT g_size.parked
+#define PARKED_1M_COUNT g_size.parked_1m
+#define TIMER_COUNT g_size.timers
+#define MUTEX_OPS g_size.mutex_ops
+#define CTX_GRANDCHILDREN g_size.ctx_grandchildren
+#define RW_OPS g_size.rw_ops
+#define SEM_OPS g_size.sem_ops
+#define ECHO_ROUNDS g_size.echo_rounds
+#define HOG_MS g_size.hog_ms
+
+static int64_t scaled(int64_t full, int64_t scale, int64_t min)
+{
+	int64_t v = full / scale;
+	return v < min ? min : v;
+}
+
+/* g_size for GORT_BENCH_SCALE=scale (1: the full sizes).  fib: the largest
+ * n <= FIB_N_FULL whose spawn count, fib(n+1) - 1, is at most the full
+ * count / scale; skynet: the largest power of SKYNET_DIV leaves at most
+ * SKYNET_LEAVES_FULL / scale (at least SKYNET_DIV); select: even. */
+static void set_sizes(int64_t scale)
+{
+	g_size.spawn = (int)scaled(SPAWN_COUNT_FULL, scale, 1);
+	g_size.yield_rounds = (int)scaled(YIELD_ROUNDS_FULL, scale, 1);
+	g_size.steal_tasks = (int)scaled(STEAL_TASKS_FULL, scale, 1);
+	g_size.idle_ms = (int)scaled(IDLE_SLEEP_MS_FULL, scale, 1);
+	g_size.protect_ops = (int)scaled(PROTECT_OPS_FULL, scale, 1);
+	g_size.panic_ops = (int)scaled(PANIC_OPS_FULL, scale, 1);
+	g_size.pingpong_rounds = (int)scaled(PINGPONG_ROUNDS_FULL, scale, 1);
+	g_size.mpmc_items = (int)scaled(MPMC_ITEMS_FULL, scale, 1);
+	/* fibs[k] = fib(k) */
+	int64_t fibs[FIB_N_FULL + 2] = {0, 1};
+	for (int k = 2; k < FIB_N_FULL + 2; k++)
+		fibs[k] = fibs[k - 1] + fibs[k - 2];
+	int64_t spawns = scaled(fibs[FIB_N_FULL + 1] - 1, scale, 1);
+	int n = FIB_N_FULL;
+	while (n > 2 && fibs[n + 1] - 1 > spawns)
+		n--;
+	g_size.fib_n = n;
+	g_size.fib_want = (int)fibs[n];
+	int64_t leaves = SKYNET_DIV, cap = scaled(SKYNET_LEAVES_FULL, scale, SKYNET_DIV);
+	while (leaves * SKYNET_DIV <= cap)
+		leaves *= SKYNET_DIV;
+	g_size.skynet_leaves = leaves;
+	g_size.skynet_want = leaves * (leaves - 1) / 2;
+	g_size.select_ops = (int)scaled(SELECT_OPS_FULL, scale, 2) & ~1;
+	g_size.parked = (int)scaled(PARKED_COUNT_FULL, scale, 1);
+	g_size.parked_1m = (int)scaled(PARKED_1M_COUNT_FULL, scale, 1);
+	g_size.timers = (int)scaled(TIMER_COUNT_FULL, scale, 1);
+	g_size.mutex_ops = (int)scaled(MUTEX_OPS_FULL, scale, 1);
+	g_size.ctx_grandchildren = (int)scaled(CTX_GRANDCHILDREN_FULL, scale, 1);
+	g_size.rw_ops = (int)scaled(RW_OPS_FULL, scale, 1);
+	g_size.sem_ops = (int)scaled(SEM_OPS_FULL, scale, 1);
+	g_size.echo_rounds = (int)scaled(ECHO_ROUNDS_FULL, scale, 1);
+	g_size.hog_ms = (int)scaled(HOG_MS_FULL, scale, 1);
+}
 
 static int g_procs;
 
@@ -118,9 +206,6 @@ static int64_t cpu_ns(void)
 	return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000 +
 	       ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
 }
-
-/* skynet: the sum of 0 .. SKYNET_LEAVES-1 */
-#define SKYNET_WANT INT64_C(499999500000)
 
 static int oom(void)
 {
@@ -313,7 +398,7 @@ static int bench_steal(void *arg)
 	}
 	int64_t t0 = now_ns();
 	gort_wg_add(&g_steal_wg, STEAL_TASKS);
-	for (uintptr_t i = 0; i < STEAL_TASKS; i++) {
+	for (uintptr_t i = 0; i < (uintptr_t)STEAL_TASKS; i++) {
 		if (spawn_failed(gort_go(steal_task, (void *)i)))
 			return 1;
 	}
@@ -851,7 +936,7 @@ static void ctx_waiter(void *arg)
 static int bench_ctxcancel(void *arg)
 {
 	(void)arg;
-	enum { WAITERS = CTX_CHILDREN * CTX_GRANDCHILDREN };
+	const int WAITERS = CTX_CHILDREN * CTX_GRANDCHILDREN;
 	gort_ctx **kids = calloc(CTX_CHILDREN, sizeof *kids);
 	gort_ctx **gkids = calloc(WAITERS, sizeof *gkids);
 	if (!kids || !gkids)
@@ -1081,7 +1166,8 @@ static int bench_idle(const gort_config *cfg)
 		return 1;
 	}
 	int64_t c0 = cpu_ns(), t0 = now_ns();
-	struct timespec left = {.tv_sec = IDLE_SLEEP_S, .tv_nsec = 0};
+	struct timespec left = {.tv_sec = IDLE_SLEEP_MS / 1000,
+				.tv_nsec = (long)(IDLE_SLEEP_MS % 1000) * 1000000};
 	while (nanosleep(&left, &left) != 0 && errno == EINTR)
 		;
 	int64_t c1 = cpu_ns(), el = now_ns() - t0;
@@ -1316,7 +1402,8 @@ static _Noreturn void usage(void)
 			"       gort_bench calibrate\n"
 			"workloads: spawn yield yield-fp steal idle protect panic-recover\n"
 			"           pingpong chanmpmc fib skynet select parked parked_1m timers\n"
-			"           mutex ctxcancel rwmutex semaphore echo hog\n");
+			"           mutex ctxcancel rwmutex semaphore echo hog\n"
+			"environment: GORT_BENCH_SCALE=<d> divides the sizes by d (default 1)\n");
 	exit(2);
 }
 
@@ -1353,6 +1440,16 @@ int main(int argc, char **argv)
 		}
 		g_loops = v;
 	}
+	const char *sc = getenv("GORT_BENCH_SCALE");
+	long long scale = 1;
+	if (sc && *sc && parse_long(sc, 1, 1000000000, &scale) != 0) {
+		fprintf(stderr, "gort_bench: bad GORT_BENCH_SCALE '%s'\n", sc);
+		return 2;
+	}
+	set_sizes(scale);
+	if (scale > 1)
+		fprintf(stderr, "gort_bench: GORT_BENCH_SCALE=%lld: sizes divided by %lld (a smoke run, "
+				"not comparable with full figures)\n", scale, scale);
 
 	size_t n = sizeof workloads / sizeof workloads[0], w;
 	for (w = 0; w < n; w++)

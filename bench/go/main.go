@@ -5,6 +5,9 @@
 //	go_bench <workload> <procs> [loops]
 //	go_bench calibrate
 //
+// GORT_BENCH_SCALE=<d> (an integer, default 1) divides the workloads' sizes
+// by d for a smoke run (bench/run.sh --quick); see setSizes.
+//
 // Sets runtime.GOMAXPROCS(procs), runs one workload once and prints its
 // figures as lines of the form
 //
@@ -30,45 +33,112 @@ import (
 	"time"
 )
 
+// The workloads' sizes: the full ones (the brief's) are the *Full
+// constants; GORT_BENCH_SCALE=<d> (an integer, default 1) divides them for
+// a smoke run (bench/run.sh --quick: figures not comparable with full
+// ones).  setSizes fills the variables below, which the workloads use,
+// exactly as set_sizes() does in gort_bench.c.
 const (
-	spawnCount     = 1000000 // spawn: coroutines spawned
-	yieldRounds    = 5000000 // yield, yield-fp: yields per coroutine
-	stealTasks     = 20000   // steal: CPU-bound tasks
-	idleSleep      = 2 * time.Second
-	protectOps     = 10000000 // protect: calls of a function with a defer
-	panicOps       = 200000   // panic-recover: panics recovered
-	pingpongRounds = 1000000  // pingpong: round trips
-	mpmcItems      = 10000000 // chanmpmc: ints sent
-	mpmcCap        = 128      // chanmpmc: the channel's capacity
-	mpmcProducers  = 4
-	mpmcConsumers  = 4
-	fibN           = 27 // fib: fib(fibN) = fibWant
-	fibWant        = 196418
-	skynetDiv      = 10                    // skynet: fan-out
-	skynetLeaves   = 1000000               // skynet: skynetDiv^6 leaves
-	skynetWant     = 499999500000          // skynet: the sum of 0 .. skynetLeaves-1
-	selectOps      = 1000000               // select: selects done
-	parkedCount    = 100000                // parked: goroutines parked
-	parked1MCount  = 1000000               // parked_1m: goroutines parked
-	parkedSettle   = 20 * time.Millisecond // parked: settle after the last one signals
-	timerCount     = 100000                // timers: sleeping goroutines
-	timerSeed      = 42                    // timers: the LCG's seed
-	mutexWorkers   = 1000                  // mutex: goroutines
-	mutexOps       = 1000                  // mutex: lock/increment/unlock per goroutine
-	ctxChildren    = 100                   // ctxcancel: children of the root
-	ctxGrandkids   = 1000                  // ctxcancel: grandchildren (waiters) per child
-	rwWorkers      = 1000                  // rwmutex: goroutines
-	rwOps          = 20000                 // rwmutex: operations per goroutine
-	rwWriteEvery   = 100                   // rwmutex: every 100th op is a write (1%)
-	semSize        = 10                    // semaphore: the semaphore's size
-	semWorkers     = 1000                  // semaphore: goroutines
-	semOps         = 1000                  // semaphore: acquire/release pairs per goroutine
+	spawnCountFull     = 1000000  // spawn: coroutines spawned
+	yieldRoundsFull    = 5000000  // yield, yield-fp: yields per coroutine
+	stealTasksFull     = 20000    // steal: CPU-bound tasks
+	idleSleepMsFull    = 2000     // idle: time asleep
+	protectOpsFull     = 10000000 // protect: calls of a function with a defer
+	panicOpsFull       = 200000   // panic-recover: panics recovered
+	pingpongRoundsFull = 1000000  // pingpong: round trips
+	mpmcItemsFull      = 10000000 // chanmpmc: ints sent
+	fibNFull           = 27       // fib: fib(27) = 196418, 317,810 spawns
+	skynetLeavesFull   = 1000000  // skynet: skynetDiv^6 leaves
+	selectOpsFull      = 1000000  // select: selects done
+	parkedCountFull    = 100000   // parked: goroutines parked
+	parked1MCountFull  = 1000000  // parked_1m: goroutines parked
+	timerCountFull     = 100000   // timers: sleeping goroutines
+	mutexOpsFull       = 1000     // mutex: lock/increment/unlock per goroutine
+	ctxGrandkidsFull   = 1000     // ctxcancel: grandchildren (waiters) per child
+	rwOpsFull          = 20000    // rwmutex: operations per goroutine
+	semOpsFull         = 1000     // semaphore: acquire/release pairs per goroutine
+	echoRoundsFull     = 10000    // echo: 64-byte round trips per connection
+	hogMsFull          = 1000     // hog: how long the hog spins, and each window
+)
+
+var (
+	spawnCount, yieldRounds, stealTasks, protectOps, panicOps, pingpongRounds int
+	mpmcItems, fibN, selectOps, parkedCount, parked1MCount, timerCount        int
+	mutexOps, ctxGrandkids, rwOps, semOps, echoRounds, hogMs                  int
+	idleSleep                                                                 time.Duration
+	fibWant, skynetLeaves, skynetWant                                         int64 // fib(fibN); the sum of 0 .. skynetLeaves-1
+)
+
+// Not scaled.
+const (
+	mpmcCap       = 128 // chanmpmc: the channel's capacity
+	mpmcProducers = 4
+	mpmcConsumers = 4
+	skynetDiv     = 10                    // skynet: fan-out
+	parkedSettle  = 20 * time.Millisecond // parked: settle after the last one signals
+	timerSeed     = 42                    // timers: the LCG's seed
+	mutexWorkers  = 1000                  // mutex: goroutines
+	ctxChildren   = 100                   // ctxcancel: children of the root
+	rwWorkers     = 1000                  // rwmutex: goroutines
+	rwWriteEvery  = 100                   // rwmutex: every 100th op is a write (1%)
+	semSize       = 10                    // semaphore: the semaphore's size
+	semWorkers    = 1000                  // semaphore: goroutines
 	// calibration: the spin loop is timed over calibLoops iterations,
 	// calibRuns times, and the median is scaled to calibTargetNs.
 	calibLoops    = 1000000
 	calibRuns     = 9
 	calibTargetNs = 50000
 )
+
+func scaled(full, scale, min int64) int64 {
+	v := full / scale
+	if v < min {
+		return min
+	}
+	return v
+}
+
+// setSizes: the sizes for GORT_BENCH_SCALE=scale (1: the full ones).  fib:
+// the largest n <= fibNFull whose spawn count, fib(n+1) - 1, is at most the
+// full count / scale; skynet: the largest power of skynetDiv leaves at most
+// skynetLeavesFull / scale (at least skynetDiv); select: even.
+func setSizes(scale int64) {
+	s := func(full, min int64) int { return int(scaled(full, scale, min)) }
+	spawnCount = s(spawnCountFull, 1)
+	yieldRounds = s(yieldRoundsFull, 1)
+	stealTasks = s(stealTasksFull, 1)
+	idleSleep = time.Duration(s(idleSleepMsFull, 1)) * time.Millisecond
+	protectOps = s(protectOpsFull, 1)
+	panicOps = s(panicOpsFull, 1)
+	pingpongRounds = s(pingpongRoundsFull, 1)
+	mpmcItems = s(mpmcItemsFull, 1)
+	fibs := make([]int64, fibNFull+2) // fibs[k] = fib(k)
+	fibs[1] = 1
+	for k := 2; k < fibNFull+2; k++ {
+		fibs[k] = fibs[k-1] + fibs[k-2]
+	}
+	spawns := scaled(fibs[fibNFull+1]-1, scale, 1)
+	n := fibNFull
+	for n > 2 && fibs[n+1]-1 > spawns {
+		n--
+	}
+	fibN, fibWant = n, fibs[n]
+	leaves, limit := int64(skynetDiv), scaled(skynetLeavesFull, scale, skynetDiv)
+	for leaves*skynetDiv <= limit {
+		leaves *= skynetDiv
+	}
+	skynetLeaves, skynetWant = leaves, leaves*(leaves-1)/2
+	selectOps = s(selectOpsFull, 2) &^ 1
+	parkedCount = s(parkedCountFull, 1)
+	parked1MCount = s(parked1MCountFull, 1)
+	timerCount = s(timerCountFull, 1)
+	mutexOps = s(mutexOpsFull, 1)
+	ctxGrandkids = s(ctxGrandkidsFull, 1)
+	rwOps = s(rwOpsFull, 1)
+	semOps = s(semOpsFull, 1)
+	echoRounds = s(echoRoundsFull, 1)
+	hogMs = s(hogMsFull, 1)
+}
 
 var procs int
 
@@ -107,7 +177,7 @@ func benchSpawn() error {
 	wg.Wait()
 	el := time.Since(start)
 	rss := peakRSSKiB()
-	result("spawn", "ns_per_coroutine", fmtFloat(float64(el.Nanoseconds())/spawnCount, 2), "ns")
+	result("spawn", "ns_per_coroutine", fmtFloat(float64(el.Nanoseconds())/float64(spawnCount), 2), "ns")
 	result("spawn", "peak_rss_kib", strconv.FormatInt(rss, 10), "KiB")
 	return nil
 }
@@ -146,7 +216,7 @@ func benchYield(name string, fp bool) error {
 	}
 	wg.Wait()
 	el := time.Since(start)
-	result(name, "ns_per_yield", fmtFloat(float64(el.Nanoseconds())/(2*yieldRounds), 2), "ns")
+	result(name, "ns_per_yield", fmtFloat(float64(el.Nanoseconds())/float64(2*yieldRounds), 2), "ns")
 	return nil
 }
 
@@ -170,10 +240,10 @@ func benchProtect() error {
 		protectOnce()
 	}
 	el := time.Since(start)
-	if deferSink != protectOps {
+	if deferSink != int64(protectOps) {
 		return fmt.Errorf("protect: %d of %d deferred calls ran", deferSink, protectOps)
 	}
-	result("protect", "ns_per_op", fmtFloat(float64(el.Nanoseconds())/protectOps, 2), "ns")
+	result("protect", "ns_per_op", fmtFloat(float64(el.Nanoseconds())/float64(protectOps), 2), "ns")
 	return nil
 }
 
@@ -202,7 +272,7 @@ func benchPanicRecover() error {
 	if n != panicOps {
 		return fmt.Errorf("panic-recover: %d of %d recovered", n, panicOps)
 	}
-	result("panic-recover", "ns_per_op", fmtFloat(float64(el.Nanoseconds())/panicOps, 2), "ns")
+	result("panic-recover", "ns_per_op", fmtFloat(float64(el.Nanoseconds())/float64(panicOps), 2), "ns")
 	return nil
 }
 
@@ -288,10 +358,10 @@ func benchPingpong() error {
 	}()
 	wg.Wait()
 	el := time.Since(start)
-	if last != pingpongRounds {
+	if last != int64(pingpongRounds) {
 		return fmt.Errorf("pingpong: got %d, want %d", last, pingpongRounds)
 	}
-	result("pingpong", "ns_per_roundtrip", fmtFloat(float64(el.Nanoseconds())/pingpongRounds, 2), "ns")
+	result("pingpong", "ns_per_roundtrip", fmtFloat(float64(el.Nanoseconds())/float64(pingpongRounds), 2), "ns")
 	return nil
 }
 
@@ -332,12 +402,12 @@ func benchChanMPMC() error {
 	close(c)
 	cons.Wait()
 	el := time.Since(start)
-	want := int64(mpmcItems) * (mpmcItems - 1) / 2
-	if sum != want || count != mpmcItems {
+	want := int64(mpmcItems) * int64(mpmcItems-1) / 2
+	if sum != want || count != int64(mpmcItems) {
 		return fmt.Errorf("chanmpmc: %d items summing to %d, want %d summing to %d",
 			count, sum, mpmcItems, want)
 	}
-	result("chanmpmc", "ns_per_item", fmtFloat(float64(el.Nanoseconds())/mpmcItems, 2), "ns")
+	result("chanmpmc", "ns_per_item", fmtFloat(float64(el.Nanoseconds())/float64(mpmcItems), 2), "ns")
 	return nil
 }
 
@@ -411,7 +481,7 @@ func benchSkynet() error {
 func benchSelect() error {
 	c1, c2 := make(chan int64), make(chan int64)
 	producer := func(c chan<- int64) {
-		for v := int64(1); v <= selectOps/2; v++ {
+		for v := int64(1); v <= int64(selectOps/2); v++ {
 			c <- v
 		}
 	}
@@ -437,7 +507,7 @@ func benchSelect() error {
 		return fmt.Errorf("select: %d + %d values summing to %d, want %d + %d summing to %d",
 			n[0], n[1], sum, half, half, want)
 	}
-	result("select", "ns_per_select", fmtFloat(float64(el.Nanoseconds())/selectOps, 2), "ns")
+	result("select", "ns_per_select", fmtFloat(float64(el.Nanoseconds())/float64(selectOps), 2), "ns")
 	return nil
 }
 
@@ -519,7 +589,7 @@ func benchTimers() error {
 		return fmt.Errorf("timers: total lateness %d ns < 0: woke early", late)
 	}
 	result("timers", "total_ms", fmtFloat(float64(el.Nanoseconds())/1e6, 3), "ms")
-	result("timers", "mean_lateness_us", fmtFloat(float64(late)/timerCount/1e3, 3), "us")
+	result("timers", "mean_lateness_us", fmtFloat(float64(late)/float64(timerCount)/1e3, 3), "us")
 	return nil
 }
 
@@ -563,7 +633,7 @@ func benchMutex() error {
 // (`exited`).  Each waiter checks that its context ended with Canceled; the
 // cancel functions are all called at the end.
 func benchCtxCancel() error {
-	const waiters = ctxChildren * ctxGrandkids
+	waiters := ctxChildren * ctxGrandkids
 	cancels := make([]context.CancelFunc, 0, waiters+ctxChildren+1)
 	var ready, exited sync.WaitGroup
 	var canceled int64
@@ -598,7 +668,7 @@ func benchCtxCancel() error {
 	for _, c := range cancels {
 		c()
 	}
-	if n := atomic.LoadInt64(&canceled); early != 0 || n != waiters {
+	if n := atomic.LoadInt64(&canceled); early != 0 || n != int64(waiters) {
 		return fmt.Errorf("ctxcancel: %d waiters returned before the cancel, %d of %d saw Canceled",
 			early, n, waiters)
 	}
@@ -650,7 +720,7 @@ func benchRWMutex() error {
 	if a != writes || b != writes || torn != 0 {
 		return fmt.Errorf("rwmutex: a %d, b %d, want %d; %d torn reads", a, b, writes, torn)
 	}
-	result("rwmutex", "ns_per_op", fmtFloat(float64(el.Nanoseconds())/(rwWorkers*rwOps), 2), "ns")
+	result("rwmutex", "ns_per_op", fmtFloat(float64(el.Nanoseconds())/float64(rwWorkers*rwOps), 2), "ns")
 	return nil
 }
 
@@ -693,7 +763,7 @@ func benchSemaphore() error {
 		return fmt.Errorf("semaphore: units missing after every release")
 	}
 	s.Release(semSize)
-	result("semaphore", "ns_per_op", fmtFloat(float64(el.Nanoseconds())/(semWorkers*semOps), 2), "ns")
+	result("semaphore", "ns_per_op", fmtFloat(float64(el.Nanoseconds())/float64(semWorkers*semOps), 2), "ns")
 	return nil
 }
 
@@ -704,9 +774,8 @@ func benchSemaphore() error {
 // round trips of echoMsg bytes.  requests_per_s: round trips over the
 // wall time from the first dial to the last client's end.
 const (
-	echoConns  = 100
-	echoRounds = 10000
-	echoMsg    = 64
+	echoConns = 100
+	echoMsg   = 64
 )
 
 func benchEcho() error {
@@ -779,10 +848,7 @@ func benchEcho() error {
 // window, then over a second window while one more goroutine spins for
 // hogMs without a function call (Go preempts it asynchronously).
 // kept_fraction: the second count over the first.
-const (
-	hogPairs = 500
-	hogMs    = 1000
-)
+const hogPairs = 500
 
 func benchHog() error {
 	var rounds, stop int64
@@ -808,14 +874,14 @@ func benchHog() error {
 	}
 	time.Sleep(50 * time.Millisecond)
 	r0 := atomic.LoadInt64(&rounds)
-	time.Sleep(hogMs * time.Millisecond)
+	time.Sleep(time.Duration(hogMs) * time.Millisecond)
 	r1 := atomic.LoadInt64(&rounds)
 	go func() {
-		end := time.Now().Add(hogMs * time.Millisecond)
+		end := time.Now().Add(time.Duration(hogMs) * time.Millisecond)
 		for time.Now().Before(end) {
 		}
 	}()
-	time.Sleep(hogMs * time.Millisecond)
+	time.Sleep(time.Duration(hogMs) * time.Millisecond)
 	r2 := atomic.LoadInt64(&rounds)
 	atomic.StoreInt64(&stop, 1)
 	wg.Wait()
@@ -843,7 +909,8 @@ func usage() {
 		"       go_bench calibrate\n"+
 		"workloads: spawn yield yield-fp steal idle protect panic-recover\n"+
 		"           pingpong chanmpmc fib skynet select parked parked_1m timers\n"+
-		"           mutex ctxcancel rwmutex semaphore echo hog")
+		"           mutex ctxcancel rwmutex semaphore echo hog\n"+
+		"environment: GORT_BENCH_SCALE=<d> divides the sizes by d (default 1)")
 	os.Exit(2)
 }
 
@@ -868,6 +935,19 @@ func main() {
 			fmt.Fprintf(os.Stderr, "go_bench: bad loops %q\n", os.Args[3])
 			os.Exit(2)
 		}
+	}
+	scale := int64(1)
+	if s := os.Getenv("GORT_BENCH_SCALE"); s != "" {
+		scale, err = strconv.ParseInt(s, 10, 64)
+		if err != nil || scale < 1 || scale > 1000000000 {
+			fmt.Fprintf(os.Stderr, "go_bench: bad GORT_BENCH_SCALE %q\n", s)
+			os.Exit(2)
+		}
+	}
+	setSizes(scale)
+	if scale > 1 {
+		fmt.Fprintf(os.Stderr, "go_bench: GORT_BENCH_SCALE=%d: sizes divided by %d (a smoke run, "+
+			"not comparable with full figures)\n", scale, scale)
 	}
 	runtime.GOMAXPROCS(procs)
 
