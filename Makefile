@@ -13,6 +13,9 @@
 #   bench-quick     the same, as a smoke run (make bench QUICK=1)
 #   install / uninstall   PREFIX=/usr/local DESTDIR=
 #   lint            clang-tidy and cppcheck over the sources
+#   check-all       the checker matrix: gcc, clang, ASan+UBSan, TSan,
+#                   Valgrind, lint, a 60 s soak, the fuzz corpora
+#   soak, fuzz      see their sections below
 #   valgrind        the examples under memcheck (no error, no leak)
 #   clean
 # Variants: SANITIZE=address|thread|undefined|address,undefined, CC=clang,
@@ -279,6 +282,95 @@ else
 	@echo "consumers: skipped in a SANITIZE build"
 endif
 
+# ---- fuzzing (issue 9) ----
+# libFuzzer targets (clang; libFuzzer comes with libclang-rt-14-dev):
+#   test/fuzz/fuzz_chan.c    programs of channel/select/close/cancel ops
+#                            over a few coroutines, checked against a
+#                            sequential model of Go's semantics
+#   test/fuzz/fuzz_config.c  the GORT_* parser against a reference parser
+# The library is built again, instrumented (-fsanitize=fuzzer-no-link,
+# address,undefined), in $(FUZZ_BUILD) by the SANITIZE variant machinery;
+# the targets link it with -fsanitize=fuzzer,address,undefined.
+#   fuzz          each target for FUZZ_SECONDS (60) over its seed corpus
+#                 (test/fuzz/corpus/<target>/, read only) and
+#                 $(FUZZ_BUILD)/fuzz/corpus/<target>/, where new inputs
+#                 are kept; fails if a target finds anything, naming the
+#                 crash file ($(FUZZ_BUILD)/fuzz/artifacts/<target>/).
+#                 FUZZ_TARGETS="chan config", FUZZ_ARGS= more libFuzzer
+#                 flags; the full log is $(FUZZ_BUILD)/fuzz/<target>.log
+#   fuzz-regress  each target once over its seed corpus (-runs=0): seconds
+.PHONY: fuzz fuzz-regress fuzz-build
+FUZZ_CC ?= clang
+FUZZ_BUILD := build/clang-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= chan config
+FUZZ_ARGS ?=
+FUZZ_BINS := $(patsubst %,$(FUZZ_BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+FUZZ_CFLAGS := -std=c11 $(OPT) -g -fno-omit-frame-pointer -D_GNU_SOURCE -Iinclude $(WARN) \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_ENV := ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+$(FUZZ_BUILD)/fuzz/fuzz_%: test/fuzz/fuzz_%.c $(FUZZ_BUILD)/libgort.a include/gort.h $(wildcard include/gort/*.h runtime/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_BUILD)/libgort.a $(LIBS) $(LDFLAGS)
+
+fuzz-build:
+	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: $(FUZZ_CC) not found (apt-get install clang libclang-rt-14-dev)"; exit 1; }
+	@$(MAKE) --no-print-directory CC=$(FUZZ_CC) SANITIZE=fuzzer-no-link,address,undefined BUILD=$(FUZZ_BUILD) \
+		$(FUZZ_BUILD)/libgort.a
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	@fail=0; for t in $(FUZZ_TARGETS); do \
+		d=$(FUZZ_BUILD)/fuzz; mkdir -p $$d/corpus/$$t $$d/artifacts/$$t; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s (log: $$d/$$t.log)"; \
+		if $(FUZZ_ENV) $$d/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=30 -print_final_stats=1 \
+			-artifact_prefix=$$d/artifacts/$$t/ $(FUZZ_ARGS) $$d/corpus/$$t test/fuzz/corpus/$$t \
+			> $$d/$$t.log 2>&1; then \
+			grep -E '^#[0-9]+[[:space:]]+DONE' $$d/$$t.log | tail -1; \
+			grep -E '^stat::(number_of_executed_units|average_exec_per_sec|new_units_added)' $$d/$$t.log \
+				| tr -s ' \n' '  '; echo "corpus: $$(ls $$d/corpus/$$t | wc -l) files in $$d/corpus/$$t"; \
+		else \
+			fail=1; tail -60 $$d/$$t.log; \
+			echo "fuzz: $$t FOUND A PROBLEM; input: $$(sed -n 's/.*Test unit written to \(.*\)/\1/p' $$d/$$t.log)"; \
+		fi; \
+	done; exit $$fail
+
+fuzz-regress: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+		$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz/fuzz_$$t -runs=0 test/fuzz/corpus/$$t > $(FUZZ_BUILD)/fuzz/$$t-regress.log 2>&1 \
+			|| { tail -60 $(FUZZ_BUILD)/fuzz/$$t-regress.log; echo "fuzz-regress: $$t failed"; exit 1; }; \
+		echo "fuzz-regress: $$t: $$(ls test/fuzz/corpus/$$t | wc -l) seeds pass"; \
+	done
+
+# ---- soak (issue 9) ----
+# test/soak/ (design comment at the top of soak.c): a randomised workload
+# run in rounds, with invariants, a leak check and RSS checked after each;
+# not part of `make test`.  `make soak` runs $(BUILD)/soak once per value
+# of SOAK_PROCS (GORT_PROCS=1, 2, 8), splitting SOAK_SECONDS (60: 20 s
+# each) evenly between them; every run goes on even if one fails, and the
+# target fails if any did.  SOAK_SEED=<n> replays a run's operations (the
+# seed is printed at its start and with every failure); the program's
+# other knobs are environment variables (SOAK_SLICE_MS, SOAK_ROUNDS,
+# SOAK_FROM_ROUND, SOAK_VERBOSE=1, ...: see soak.c).  Works in the
+# SANITIZE builds (TEST_ENV's sanitizer options).
+SOAK_SECONDS ?= 60
+SOAK_PROCS ?= 1 2 8
+SOAK_SRCS := $(wildcard test/soak/*.c)
+$(BUILD)/soak: $(SOAK_SRCS) $(wildcard test/soak/*.h) include/gort.h $(wildcard include/gort/*.h) $(BUILD)/libgort.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $(SOAK_SRCS) $(BUILD)/libgort.a $(LIBS) $(LDFLAGS)
+
+.PHONY: soak
+soak: deps
+	@$(MAKE) --no-print-directory $(BUILD)/soak
+	@per=$$(( $(SOAK_SECONDS) / $(words $(SOAK_PROCS)) )); [ $$per -ge 1 ] || per=1; fail=0; \
+	for p in $(SOAK_PROCS); do \
+		echo "soak: GORT_PROCS=$$p SOAK_SECONDS=$$per $(BUILD)/soak"; \
+		$(TEST_ENV) GORT_PROCS=$$p SOAK_SECONDS=$$per $(if $(SOAK_SEED),SOAK_SEED=$(SOAK_SEED)) \
+			$(BUILD)/soak || { echo "soak: FAILED at GORT_PROCS=$$p"; fail=1; }; \
+	done; exit $$fail
+
 # ---- install ----
 # PREFIX=/usr/local (LIBDIR, INCLUDEDIR, DATADIR below it unless given),
 # DESTDIR for staging.  The gdb extension goes to gdb's auto-load tree
@@ -308,11 +400,46 @@ uninstall:
 		$(DESTDIR)$(LIBDIR)/libgort.so.$(VERSION) $(DESTDIR)$(LIBDIR)/pkgconfig/gort.pc \
 		$(DESTDIR)$(GDB_AUTOLOAD_DIR)/libgort.so.$(VERSION)-gdb.py
 
+# clang-tidy reads .clang-tidy, cppcheck .cppcheck-suppressions (both
+# checked in); every finding fails.
 lint:
 	clang-tidy --quiet $(SRCS) -- -std=c11 -D_GNU_SOURCE -Iinclude
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
-		--suppress=missingIncludeSystem -D__x86_64__ -D_GNU_SOURCE \
+		--suppressions-list=.cppcheck-suppressions -D__x86_64__ -D_GNU_SOURCE \
 		"-D_Noreturn=__attribute__((noreturn))" -Iinclude $(SRCS)
+
+# ---- the checker matrix (issue 9) ----
+# check-all: every test under gcc and clang, under ASan+UBSan and TSan;
+# the examples and the core suites under Valgrind's memcheck (stacks
+# registered); clang-tidy and cppcheck; a 60-second soak; the fuzz
+# targets over their seed corpora.  About 30 minutes on 2 cores; .ci/run
+# runs it.  VALGRIND_SUITES: the Criterion suites run under memcheck
+# (Criterion's workers are traced as children).
+VALGRIND_SUITES ?= coro chan context
+.PHONY: check-all valgrind-core
+valgrind-core: $(BUILD)/gort_test
+	@for s in $(VALGRIND_SUITES); do \
+		echo "valgrind-core: $$s/*"; \
+		$(TEST_ENV) GORT_TEST_SCALE=20 valgrind -q --trace-children=yes --error-exitcode=9 \
+			$(BUILD)/gort_test --filter "$$s/*" -j1 > $(BUILD)/valgrind-$$s.log 2>&1 \
+			|| { tail -60 $(BUILD)/valgrind-$$s.log; echo "valgrind-core: $$s failed"; exit 1; }; \
+		tail -1 $(BUILD)/valgrind-$$s.log; \
+		! grep -q "^==[0-9]*== " $(BUILD)/valgrind-$$s.log \
+			|| { grep -A20 "^==[0-9]*== " $(BUILD)/valgrind-$$s.log | head -60; \
+			     echo "valgrind-core: memcheck reported errors in $$s"; exit 1; }; \
+	done
+
+check-all:
+	@sh scripts/deps.sh --checkers
+	$(MAKE) --no-print-directory test
+	$(MAKE) --no-print-directory test CC=clang
+	$(MAKE) --no-print-directory test SANITIZE=address,undefined
+	$(MAKE) --no-print-directory test SANITIZE=thread
+	$(MAKE) --no-print-directory valgrind valgrind-core
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory soak SOAK_SECONDS=60
+	$(MAKE) --no-print-directory fuzz-regress
+	@echo "check-all: passed"
 
 clean:
 	rm -rf build

@@ -104,7 +104,12 @@ void gort__chan_do_recv(struct gort_chan *c, struct gort__sudog *s, void *elem)
 
 gort_chan *gort_chan_make(size_t elem_size, size_t cap)
 {
-	if (elem_size && cap > (SIZE_MAX - sizeof(struct gort_chan)) / elem_size)
+	/* Go's makechan: a size that is negative as a signed number ((size_t)-1
+	 * from a negative int) or whose buffer overflows is out of range, never
+	 * a giant allocation; the rest is up to the allocator (2^60 bytes is
+	 * refused there) */
+	if (elem_size > PTRDIFF_MAX || cap > PTRDIFF_MAX ||
+	    (elem_size && cap > (PTRDIFF_MAX - sizeof(struct gort_chan)) / elem_size))
 		return NULL;
 	struct gort_chan *c = gort__sys_calloc(1, sizeof *c + elem_size * cap);
 	if (!c)
@@ -223,6 +228,8 @@ GORT__INLINE int chan_send(struct gort_chan *c, const void *elem, bool block, co
 			return -EAGAIN;
 		gort__block_forever(GORT__WR_CHAN_SEND_NIL, file, line);
 	}
+	if (gort__unlikely(!elem && c->elemsize))
+		return -EINVAL; /* nothing to copy the value from */
 	gort__lock_acquire(&c->lock);
 	if (c->closed) {
 		gort__lock_release(&c->lock);

@@ -55,11 +55,14 @@ struct gort__sudogq {
 
 struct gort_chan {
 	gort__lock lock;
-	_Atomic int32_t refs;      /* (a) acq_rel; freed at zero */
 	size_t elemsize;           /* (i) */
 	size_t cap;                /* (i) */
 	size_t count;              /* (l) elements in buf */
 	size_t sendx, recvx;       /* (l) ring indices */
+	/* (a) acq_rel; freed at zero.  Past the first 32 bytes, which free(3)
+	 * reuses for its lists: a release after the last one, before the
+	 * memory is reused, still reads 0 here and is a fatal error */
+	_Atomic int32_t refs;
 	bool closed;               /* (l) */
 	bool orphaned;             /* (l) released by its last owner while coroutines
 				    * waited (see chan.c) */
@@ -150,6 +153,15 @@ static inline void gort__chan_buf_get(struct gort_chan *c, void *elem)
  * the caller can free what it holds first, then panic. */
 int gort__select(gort_case *cs, size_t n, bool nonblocking, bool *closed_send, int reason,
 		 const char *file, int line);
+
+/* The most cases a select takes (Go's reflect.Select limit). */
+#define GORT__SELECT_MAX 65536
+/* The arguments of a public select (or of a one-case send or receive with
+ * a deadline or context): 0, or -EINVAL for more than GORT__SELECT_MAX
+ * cases, cases NULL with n > 0, a dir that is neither GORT_RECV nor
+ * GORT_SEND, or a send of a NULL elem on a channel whose elements have a
+ * size. */
+int gort__select_check(const gort_case *cs, size_t n);
 
 /* A blocking select over cases plus one more, a receive on extra into
  * extra_elem (a deadline timer's channel, a context's done channel): the

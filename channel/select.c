@@ -125,12 +125,17 @@ int gort__select(gort_case *cs, size_t n, bool nonblocking, bool *closed_sendp, 
 	struct gort__sudog sgbuf[SMALL];
 	size_t *poll = pollbuf, *order = orderbuf;
 	struct gort__sudog *sg = sgbuf;
+	*closed_sendp = false;
 	if (n > SMALL) {
-		poll = malloc(n * sizeof *poll);
-		order = malloc(n * sizeof *order);
-		sg = malloc(n * sizeof *sg);
-		if (!poll || !order || !sg)
-			gort__fatal("out of memory: select over %zu cases", n);
+		poll = gort__sys_malloc(n * sizeof *poll);
+		order = gort__sys_malloc(n * sizeof *order);
+		sg = gort__sys_malloc(n * sizeof *sg);
+		if (!poll || !order || !sg) {
+			gort__sys_free(poll);
+			gort__sys_free(order);
+			gort__sys_free(sg);
+			return -ENOMEM; /* nothing done */
+		}
 	}
 	int ret = -EAGAIN;
 	bool closed_send = false;
@@ -221,9 +226,9 @@ int gort__select(gort_case *cs, size_t n, bool nonblocking, bool *closed_sendp, 
 	ret = w;
 out:
 	if (n > SMALL) {
-		free(poll);
-		free(order);
-		free(sg);
+		gort__sys_free(poll);
+		gort__sys_free(order);
+		gort__sys_free(sg);
 	}
 	*closed_sendp = closed_send;
 	return ret;
@@ -233,7 +238,7 @@ int gort__select_extra(gort_case *cases, size_t n, gort_chan *extra, void *extra
 		       bool *closed_send, int reason, const char *file, int line)
 {
 	gort_case buf[SMALL + 1];
-	gort_case *cs = n < SMALL ? buf : malloc((n + 1) * sizeof *cs);
+	gort_case *cs = n < SMALL ? buf : gort__sys_malloc((n + 1) * sizeof *cs);
 	*closed_send = false;
 	if (!cs)
 		return -ENOMEM;
@@ -244,12 +249,28 @@ int gort__select_extra(gort_case *cases, size_t n, gort_chan *extra, void *extra
 	if (r >= 0 && (size_t)r < n)
 		cases[r].ok = cs[r].ok;
 	if (cs != buf)
-		free(cs);
+		gort__sys_free(cs);
 	return r;
+}
+
+int gort__select_check(const gort_case *cs, size_t n)
+{
+	if (n > GORT__SELECT_MAX || (!cs && n))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (cs[i].dir != GORT_RECV && cs[i].dir != GORT_SEND)
+			return -EINVAL;
+		if (cs[i].dir == GORT_SEND && !cs[i].elem && cs[i].chan && cs[i].chan->elemsize)
+			return -EINVAL;
+	}
+	return 0;
 }
 
 int gort_select_at(gort_case *cs, size_t n, bool nonblocking, const char *file, int line)
 {
+	int bad = gort__select_check(cs, n);
+	if (gort__unlikely(bad))
+		return bad;
 	bool closed_send;
 	int r = gort__select(cs, n, nonblocking, &closed_send, GORT__WR_SELECT, file, line);
 	if (closed_send)

@@ -34,7 +34,7 @@ static void fire(struct gort__timer *t, void *arg, int64_t now)
 	gort_chan_try_send(gt->c, &now);
 	if (gt->self_free) {
 		gort_chan_release(gt->c);
-		free(gt);
+		gort__sys_free(gt);
 	}
 }
 
@@ -42,13 +42,13 @@ static gort_timer *timer_new_full(int64_t ns, int64_t period, bool self_free, go
 {
 	if (!gort_running())
 		return NULL;
-	struct gort_timer *gt = calloc(1, sizeof *gt);
+	struct gort_timer *gt = gort__sys_calloc(1, sizeof *gt);
 	if (!gt)
 		return NULL;
 	gt->c = gort_chan_make(sizeof(int64_t), 1);
 	gt->self_free = self_free;
 	if (!gt->c) {
-		free(gt);
+		gort__sys_free(gt);
 		return NULL;
 	}
 	/* gort_after: the caller's reference, taken before the timer is armed
@@ -60,11 +60,11 @@ static gort_timer *timer_new_full(int64_t ns, int64_t period, bool self_free, go
 	gort_chan *c = gt->c;
 	if (cout)
 		*cout = c;
-	if (gort__timer_start(&gt->t, gort__nanotime() + ns, period, fire, gt) != 0) {
+	if (gort__timer_start(&gt->t, gort__deadline_after(ns), period, fire, gt) != 0) {
 		if (self_free)
 			gort_chan_release(c);
 		gort_chan_release(c);
-		free(gt);
+		gort__sys_free(gt);
 		return NULL;
 	}
 	return gt; /* for self_free timers, gt may already be gone: use only c */
@@ -113,16 +113,20 @@ bool gort_timer_stop(gort_timer *t)
 	return was;
 }
 
-bool gort_timer_reset(gort_timer *t, int64_t ns)
+int gort_timer_reset(gort_timer *t, int64_t ns)
 {
 	if (!t)
-		return false;
+		return 0;
 	bool was = gort__timer_stop(&t->t);
 	drain(t->c);
+	/* no heap to arm it on (gort_stop freed them): it stays stopped */
+	if (!gort_running())
+		return -ESRCH;
 	if (ns < 0)
 		ns = 0;
 	int64_t period = t->t.period > 0 ? (ns > 0 ? ns : t->t.period) : 0;
-	gort__timer_start(&t->t, gort__nanotime() + ns, period, fire, t);
+	if (gort__timer_start(&t->t, gort__deadline_after(ns), period, fire, t) != 0)
+		return -ENOMEM; /* stopped, and said so */
 	return was;
 }
 
@@ -132,7 +136,7 @@ void gort_timer_free(gort_timer *t)
 		return;
 	gort__timer_stop(&t->t);
 	gort_chan_release(t->c);
-	free(t);
+	gort__sys_free(t);
 }
 
 gort_chan *gort_after(int64_t ns)
@@ -148,6 +152,9 @@ gort_chan *gort_after(int64_t ns)
 
 int gort_select_until_at(gort_case *cases, size_t n, int64_t deadline, const char *file, int line)
 {
+	int bad = gort__select_check(cases, n); /* before the reason reads cases[0] */
+	if (gort__unlikely(bad))
+		return bad;
 	return gort__select_until(cases, n, deadline, gort__select_reason(cases, n), file, line);
 }
 
@@ -158,9 +165,13 @@ int gort__select_until(gort_case *cases, size_t n, int64_t deadline, int reason,
 		int r = gort_select_at(cases, n, true, file, line);
 		return r == -EAGAIN ? -ETIMEDOUT : r;
 	}
+	if (!gort_running()) { /* no timer could end a wait: only what is ready now */
+		int r = gort_select_at(cases, n, true, file, line);
+		return r == -EAGAIN ? -ESRCH : r;
+	}
 	struct gort_timer *gt = timer_new(deadline - gort__nanotime(), 0, false);
 	if (!gt)
-		return -ENOMEM;
+		return gort_running() ? -ENOMEM : -ESRCH;
 	int64_t fired;
 	bool closed_send;
 	int r = gort__select_extra(cases, n, gt->c, &fired, &closed_send, reason, file, line);

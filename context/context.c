@@ -48,14 +48,19 @@
 enum { CTX_ROOT, CTX_CANCEL, CTX_VALUE };
 
 struct gort_ctx {
-	_Atomic int32_t refs;        /* (a) acq_rel; freed at zero (not the root) */
 	uint8_t kind;                /* (i) */
 	struct gort_ctx *parent;     /* (i) referenced; NULL for the root */
 	struct gort_ctx *node;       /* (i) nearest cancel node at or above, or NULL */
+	struct gort_ctx *dl;         /* (i) nearest context at or above with a deadline
+				      * of its own (the one that ends this one), or NULL */
 	const void *key;             /* (i) CTX_VALUE */
 	void *val;                   /* (i) CTX_VALUE */
 	const char *file;            /* (i) creation site */
 	int line;                    /* (i) */
+	/* (a) acq_rel; freed at zero (not the root).  Past the first 32 bytes,
+	 * which free(3) reuses for its lists: a release after the last one,
+	 * before the memory is reused, still reads 0 here (a fatal error) */
+	_Atomic int32_t refs;
 	/* cancel nodes only: */
 	gort__lock lock;
 	_Atomic int err;             /* (lock) set once; read lock-free (acquire) */
@@ -70,6 +75,8 @@ struct gort_ctx {
 	int64_t deadline;            /* (i) if has_deadline */
 	bool has_deadline;           /* (i) a deadline of its own */
 	struct gort__timer timer;    /* the deadline's; holds a reference while armed */
+	_Atomic uint64_t armed_run;  /* (a, set under lock) gort__sched.run_id the timer
+				      * was armed in: another run's is gone (dl_stale) */
 	_Atomic int32_t handles;     /* (a) the owners' share of refs (public retain and
 				      * release, cancel nodes only); acq_rel */
 	bool lost_listed;            /* (lock) in the lost-cancel registry */
@@ -111,7 +118,7 @@ static void ctx_unref(gort_ctx *ctx)
 			gort__lost_ctx_remove(&ctx->lost);
 		if (ctx->done)
 			gort_chan_release(ctx->done);
-		free(ctx);
+		gort__sys_free(ctx);
 		ctx = parent;
 	}
 }
@@ -150,7 +157,7 @@ void gort_ctx_release(gort_ctx *ctx)
 
 static struct gort_ctx *ctx_new(gort_ctx *parent, uint8_t kind, const char *file, int line)
 {
-	struct gort_ctx *c = calloc(1, sizeof *c);
+	struct gort_ctx *c = gort__sys_calloc(1, sizeof *c);
 	if (!c)
 		return NULL;
 	atomic_init(&c->refs, 1);
@@ -158,6 +165,7 @@ static struct gort_ctx *ctx_new(gort_ctx *parent, uint8_t kind, const char *file
 	c->kind = kind;
 	c->parent = ctx_ref(parent);
 	c->node = kind == CTX_CANCEL ? c : parent->node;
+	c->dl = parent->dl; /* with_deadline makes it c itself */
 	c->file = file;
 	c->line = line;
 	return c;
@@ -310,6 +318,8 @@ gort_ctx *gort_ctx_with_cancel_at(gort_ctx *parent, const char *file, int line)
 
 gort_ctx *gort_ctx_with_value(gort_ctx *parent, const void *key, void *value)
 {
+	if (!key)
+		gort__panic_msg("context: nil key"); /* Go's WithValue */
 	struct gort_ctx *c = ctx_new(gort__ctx_or_background(parent), CTX_VALUE, NULL, 0);
 	if (c) {
 		c->key = key;
@@ -365,8 +375,14 @@ gort_ctx *gort_ctx_with_deadline_at(gort_ctx *parent, int64_t deadline, const ch
 	if (!atomic_load_explicit(&c->err, memory_order_relaxed)) {
 		ctx_ref(c); /* the timer's */
 		rc = gort__timer_start(&c->timer, deadline, 0, deadline_fire, c);
-		if (rc)
+		if (rc) {
 			atomic_fetch_sub(&c->refs, 1); /* not the last: the caller's is left */
+		} else {
+			/* only now: a deadline of its own that is not armed
+			 * would look like one from an earlier run (dl_stale) */
+			atomic_store_explicit(&c->armed_run, c->timer.run_id, memory_order_release);
+			c->dl = c;
+		}
 	}
 	gort__lock_release(&c->lock);
 	if (rc) {
@@ -388,16 +404,63 @@ gort_ctx *gort_ctx_with_timeout_at(gort_ctx *parent, int64_t ns, const char *fil
 /* Reading                                                             */
 /* ------------------------------------------------------------------ */
 
+/* A deadline whose timer cannot fire: armed in a run of the runtime that
+ * has stopped since (gort_stop drops every armed timer), or the runtime is
+ * not running now. */
+static inline bool dl_stale(struct gort_ctx *d)
+{
+	return atomic_load_explicit(&d->armed_run, memory_order_acquire) !=
+		       atomic_load_explicit(&gort__sched.run_id, memory_order_acquire) ||
+	       !atomic_load_explicit(&gort__sched.running, memory_order_acquire);
+}
+
+/* d's deadline timer was dropped by a gort_stop: settle it now.  A deadline
+ * that has passed cancels d with GORT_DEADLINE_EXCEEDED (as its timer
+ * would have); one still to come is armed again in this run when the
+ * runtime runs (the dropped timer's reference goes on with it), else it is
+ * left for the waits to refuse (gort__ctx_wait_err: -ESRCH). */
+static void dl_revive(struct gort_ctx *d)
+{
+	bool expired = false;
+	gort__lock_acquire(&d->lock);
+	if (!atomic_load_explicit(&d->err, memory_order_relaxed) && dl_stale(d)) {
+		if (d->deadline <= gort__nanotime())
+			expired = true;
+		else if (gort_running() &&
+			 gort__timer_start(&d->timer, d->deadline, 0, deadline_fire, d) == 0)
+			atomic_store_explicit(&d->armed_run, d->timer.run_id, memory_order_release);
+	}
+	gort__lock_release(&d->lock);
+	if (expired)
+		cancel_node(d, GORT_DEADLINE_EXCEEDED, GORT_DEADLINE_EXCEEDED);
+}
+
 int gort_ctx_err(gort_ctx *ctx)
 {
 	struct gort_ctx *n = ctx ? ctx->node : NULL;
-	return n ? atomic_load_explicit(&n->err, memory_order_acquire) : 0;
+	if (!n)
+		return 0;
+	int err = atomic_load_explicit(&n->err, memory_order_acquire);
+	if (!err && ctx->dl && gort__unlikely(dl_stale(ctx->dl))) {
+		dl_revive(ctx->dl); /* a context from before a gort_stop */
+		err = atomic_load_explicit(&n->err, memory_order_acquire);
+	}
+	return err;
+}
+
+int gort__ctx_wait_err(gort_ctx *ctx)
+{
+	int err = gort_ctx_err(ctx);
+	if (err || !ctx || !ctx->dl || gort__likely(!dl_stale(ctx->dl)))
+		return err;
+	/* its deadline is to come and no timer of this run can end it */
+	return gort_running() ? -ENOMEM : -ESRCH;
 }
 
 int gort_ctx_cause(gort_ctx *ctx)
 {
 	struct gort_ctx *n = ctx ? ctx->node : NULL;
-	if (!n || !atomic_load_explicit(&n->err, memory_order_acquire))
+	if (!n || !gort_ctx_err(ctx)) /* gort_ctx_err: a deadline from an earlier run settled */
 		return 0;
 	gort__lock_acquire(&n->lock);
 	int cause = n->cause;
@@ -431,6 +494,7 @@ gort_chan *gort_ctx_done(gort_ctx *ctx)
 	struct gort_ctx *n = ctx ? ctx->node : NULL;
 	if (!n)
 		return NULL;
+	(void)gort_ctx_err(ctx); /* a deadline from before a gort_stop: settled first */
 	/* every _ctx call asks: no lock once the channel exists */
 	gort_chan *d = __atomic_load_n(&n->done, __ATOMIC_ACQUIRE);
 	if (d)
@@ -447,6 +511,12 @@ gort_chan *gort_ctx_done(gort_ctx *ctx)
 	return d;
 }
 
+int gort__ctx_done_for_wait(gort_ctx *ctx, gort_chan **done)
+{
+	*done = gort_ctx_done(ctx);
+	return !*done && ctx && ctx->node ? -ENOMEM : 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Watches                                                             */
 /* ------------------------------------------------------------------ */
@@ -457,6 +527,7 @@ int gort__ctx_watch(gort_ctx *ctx, struct gort__ctx_watch *w)
 	struct gort_ctx *n = ctx ? ctx->node : NULL;
 	if (!n)
 		return 0;
+	(void)gort_ctx_err(ctx); /* a deadline from before a gort_stop: settled first */
 	gort__lock_acquire(&n->lock);
 	int err = atomic_load_explicit(&n->err, memory_order_relaxed);
 	if (!err) {
@@ -514,7 +585,7 @@ static void after_put(struct gort_ctx_after *a)
 {
 	if (atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) == 1) {
 		ctx_unref(a->ctx);
-		free(a);
+		gort__sys_free(a);
 	}
 }
 
@@ -546,7 +617,11 @@ static void after_fire(struct gort__ctx_watch *w, int err)
 
 gort_ctx_after *gort_ctx_after_func(gort_ctx *ctx, void (*fn)(void *arg), void *arg)
 {
-	struct gort_ctx_after *a = calloc(1, sizeof *a);
+	if (!fn)
+		return NULL;
+	if (!gort_running() && gort_ctx_err(ctx))
+		return NULL; /* fn would have to start now, with no runtime to run it */
+	struct gort_ctx_after *a = gort__sys_calloc(1, sizeof *a);
 	if (!a)
 		return NULL;
 	a->ctx = ctx_ref(gort__ctx_or_background(ctx));

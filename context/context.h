@@ -47,6 +47,19 @@ int gort__ctx_watch(gort_ctx *ctx, struct gort__ctx_watch *w);
 /* Disarm w: afterwards its fn is not running and will never run. */
 void gort__ctx_unwatch(struct gort__ctx_watch *w);
 
+/* The check at the start of every wait with a context: gort_ctx_err's
+ * answer (a deadline from before a gort_stop settled: expired, or armed
+ * again), or, for a context whose deadline is still to come but has no
+ * timer of this run to end it, -ESRCH when the runtime is not running and
+ * -ENOMEM when it is (the timer could not be armed again). */
+int gort__ctx_wait_err(gort_ctx *ctx);
+
+/* ctx's done channel for a wait: 0 and *done (NULL for a context that can
+ * never be done), or -ENOMEM when it could be done but its channel could
+ * not be made (the wait must not go on without it: it could not be
+ * cancelled). */
+int gort__ctx_done_for_wait(gort_ctx *ctx, gort_chan **done);
+
 /* ctx, or background for NULL. */
 gort_ctx *gort__ctx_or_background(gort_ctx *ctx);
 

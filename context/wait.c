@@ -4,7 +4,8 @@
  * One mechanism: the operation becomes a select with one more case, a
  * receive on the context's done channel (closed when it is done).  A
  * context that is done already fails the call before anything is tried;
- * one that can never be done (no done channel) runs the plain operation.
+ * one that can never be done (no done channel) runs the plain operation;
+ * one whose done channel cannot be made fails it with -ENOMEM.
  * (gort__select_extra, shared with the deadline variants.)
  */
 #include "context.h"
@@ -13,10 +14,14 @@
 
 int gort_select_ctx_at(gort_ctx *ctx, gort_case *cases, size_t n, const char *file, int line)
 {
-	int err = gort_ctx_err(ctx);
+	int err = gort__select_check(cases, n);
+	if (!err)
+		err = gort__ctx_wait_err(ctx);
+	gort_chan *done = NULL;
+	if (!err)
+		err = gort__ctx_done_for_wait(ctx, &done);
 	if (err)
 		return err;
-	gort_chan *done = gort_ctx_done(ctx);
 	if (!done)
 		return gort_select_at(cases, n, false, file, line);
 	bool closed_send;
@@ -48,16 +53,18 @@ int gort_chan_recv_ctx_at(gort_ctx *ctx, gort_chan *c, void *elem, bool *ok, con
 
 int gort_sleep_ctx_at(gort_ctx *ctx, int64_t ns, const char *file, int line)
 {
-	int err = gort_ctx_err(ctx);
+	gort_chan *done = NULL;
+	int err = gort__ctx_wait_err(ctx);
+	if (!err)
+		err = gort__ctx_done_for_wait(ctx, &done);
 	if (err)
 		return err;
-	gort_chan *done = gort_ctx_done(ctx);
 	if (!done)
 		return gort_sleep_at(ns, file, line);
 	if (ns <= 0)
 		return gort_sleep_at(ns, file, line);
 	gort_case cs = {.chan = done, .dir = GORT_RECV};
-	int r = gort__select_until(&cs, 1, gort__nanotime() + ns, GORT__WR_SLEEP, file, line);
+	int r = gort__select_until(&cs, 1, gort__deadline_after(ns), GORT__WR_SLEEP, file, line);
 	if (r == -ETIMEDOUT)
 		return 0; /* slept the whole time */
 	return r < 0 ? r : gort_ctx_err(ctx);

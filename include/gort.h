@@ -74,8 +74,16 @@ extern "C" {
 /*
  * Configuration for gort_start().  Zero in a field means "take it from the
  * environment, else the default"; a non-zero field overrides the
- * environment.  Bad environment values print a message on stderr and fall
- * back to the default; bad field values make gort_start() return -EINVAL.
+ * environment (which is then not read).  A bad environment value
+ * (GORT_PROCS=0, -1, abc, 1e9; GORT_STACK_SIZE=1, 1T, 12Q, -5;
+ * GORT_MAX_THREADS=0, abc; an unknown GORT_DEBUG key or a bad value) prints
+ * one line on stderr and the default is used; an empty one is unset.  A
+ * bad field makes gort_start() return -EINVAL, having started nothing:
+ * procs below 0 or above GORT_MAX_PROCS, a stack_size outside
+ * GORT_MIN_STACK_SIZE .. GORT_MAX_STACK_SIZE, max_threads below 0, 1, or
+ * above 1000000 (nothing printed), a debug string with an unknown key, a
+ * bad value, or more than 255 bytes (the bad option is also named on
+ * stderr, "gort: gort_config.debug: ...").
  */
 typedef struct gort_config {
 	/* Number of Ps (logical processors): GORT_PROCS, else the number of
@@ -111,7 +119,8 @@ typedef struct gort_config {
 	 *   without a switch (with its spawn site). */
 	const char *debug;
 	/* The most OS threads (Ms) the runtime may create: GORT_MAX_THREADS,
-	 * else GORT_DEFAULT_MAX_THREADS; at least procs.  Ms beyond procs
+	 * else GORT_DEFAULT_MAX_THREADS; 2 .. 1000000, raised to procs if
+	 * below.  Ms beyond procs
 	 * serve blocking calls (gort_syscall_enter); at the limit, a blocking
 	 * call keeps its P and gort says so once on stderr. */
 	int max_threads;
@@ -146,8 +155,12 @@ GORT_API int gort_start(const gort_config *cfg);
  * running further (as Go discards goroutines when main returns), and every
  * stack, descriptor and thread is released.  Objects (wait groups, ...) on
  * which discarded coroutines were blocked must not be used again; gort_fd
- * handles not closed before are freed (their descriptors stay open); the
- * watchdog is turned off.  The runtime may be started again afterwards.
+ * descriptors still open are closed (their handles then return -EBADF:
+ * gort/io.h); the watchdog is turned off; armed timers are dropped (a
+ * context's deadline is settled when the context is next used:
+ * gort/context.h).  Other objects (channels, contexts, sync values) stay
+ * valid, with or without a new start.  The runtime may be started again
+ * afterwards.
  * Returns: 0; -ESRCH if the runtime is not running; -EDEADLK if called
  *   from a coroutine.
  * Blocks: yes: until every M has reached a switch point and exited (a
@@ -397,7 +410,7 @@ typedef struct gort_wg {
  * Threads: any coroutine or thread.
  * Panics: "sync: negative WaitGroup counter"; "sync: WaitGroup delta out
  *   of range" (|delta| > INT32_MAX); "sync: WaitGroup misuse: Add called
- *   concurrently with Wait".
+ *   concurrently with Wait"; "gort_wg_add: wg is NULL".
  */
 GORT_API void gort_wg_add(gort_wg *wg, int64_t delta);
 
@@ -405,7 +418,8 @@ GORT_API void gort_wg_add(gort_wg *wg, int64_t delta);
  * gort_wg_add(wg, -1).
  * Blocks: no
  * Threads: any coroutine or thread.
- * Panics: as gort_wg_add ("sync: negative WaitGroup counter").
+ * Panics: as gort_wg_add ("sync: negative WaitGroup counter",
+ *   "gort_wg_add: wg is NULL").
  */
 GORT_API void gort_wg_done(gort_wg *wg);
 
@@ -415,6 +429,7 @@ GORT_API void gort_wg_done(gort_wg *wg);
  *   counter reaches zero
  * Context: gort_wg_wait_ctx
  * Threads: any coroutine or thread.
+ * Panics: "gort_wg_wait: wg is NULL".
  */
 GORT_API void gort_wg_wait_at(gort_wg *wg, const char *file, int line);
 #define gort_wg_wait(wg) gort_wg_wait_at((wg), __FILE__, __LINE__)
@@ -433,8 +448,12 @@ typedef struct gort_chan gort_chan;
 /*
  * A channel of elements of elem_size bytes (0: a signal-only channel) with
  * a buffer of cap elements (0: unbuffered; a send waits for its receiver).
- * Returns: the channel (one reference), or NULL if memory is short or
- *   elem_size * cap overflows.
+ * As Go's make, a size that is negative as a signed number (a negative int
+ * passed as size_t is above PTRDIFF_MAX) is out of range, never a huge
+ * allocation.
+ * Returns: the channel (one reference), or NULL if elem_size or cap is
+ *   above PTRDIFF_MAX, if the buffer's size (elem_size * cap) overflows
+ *   it, or if memory is short (a buffer of 2^60 bytes).
  * Blocks: no
  * Threads: any coroutine or thread.
  */
@@ -443,8 +462,10 @@ GORT_API gort_chan *gort_chan_make(size_t elem_size, size_t cap);
  * Takes (retain) and drops (release) a reference.  The channel is freed
  * when the last is dropped, but never while a coroutine or thread waits on
  * it (it is freed when the last waiter leaves; the leak check reports such
- * orphans).  Both accept NULL and do nothing with it.  Releasing more
- * references than were taken is a fatal error.
+ * orphans).  Both accept NULL and do nothing with it.  A release after
+ * the last one uses freed memory, as free(3) twice does: it is a fatal
+ * error ("released more times than retained") while that memory has not
+ * been reused, undefined after.
  * Returns: retain: c.
  * Blocks: no
  * Threads: any coroutine or thread.
@@ -455,7 +476,8 @@ GORT_API void gort_chan_release(gort_chan *c);
 /*
  * Sends *elem (elem_size bytes copied): straight to a waiting receiver,
  * else into the buffer if there is room, else waits for either.
- * Returns: 0 (always: every failure panics).
+ * Returns: 0; -EINVAL if elem is NULL and c's elements have a size (on a
+ *   NULL channel elem is not looked at); every other failure panics.
  * Blocks: yes: parks the coroutine (a plain thread sleeps) until a
  *   receiver takes the value or there is room; forever on a NULL channel
  * Context: gort_chan_send_ctx; deadline: gort_chan_send_until
@@ -485,7 +507,7 @@ GORT_API int gort_chan_recv_at(gort_chan *c, void *elem, bool *ok, const char *f
  * gort_chan_recv would do without waiting, or nothing.  try_recv on a
  * closed, drained channel succeeds with *elem zeroed and *ok false.
  * Returns: 0 if done; -EAGAIN if it would block (also for a NULL
- *   channel).
+ *   channel); try_send: -EINVAL as gort_chan_send (elem NULL).
  * Blocks: no
  * Threads: any coroutine or thread.
  * Panics: try_send: "send on closed channel", as send.
@@ -528,7 +550,11 @@ typedef struct gort_case {
  * and !nonblocking blocks forever.  cases may be NULL when n is 0.  Out of
  * memory for a select of more than 16 cases is a fatal error.
  * Returns: the index of the case done (a receive sets its ok); -EAGAIN
- *   if nonblocking and no case was ready.
+ *   if nonblocking and no case was ready; -ENOMEM (more than 16 cases
+ *   need memory for the select's bookkeeping; nothing was done); -EINVAL
+ *   (nothing done) for n above 65536 (Go's reflect.Select limit), cases
+ *   NULL with n > 0, a dir other than GORT_RECV and GORT_SEND, or a send
+ *   case with elem NULL on a channel whose elements have a size.
  * Blocks: yes unless nonblocking: parks the coroutine (a plain thread
  *   sleeps) until a case is ready
  * Context: gort_select_ctx; deadline: gort_select_until
@@ -559,8 +585,10 @@ GORT_API int gort_select_at(gort_case *cases, size_t n, bool nonblocking, const 
 GORT_API int64_t gort_now(void);
 
 /*
- * Sleeps for ns nanoseconds (ns <= 0: just gort_yield).  A coroutine parks
- * on a timer; a plain thread sleeps in nanosleep.
+ * Sleeps for ns nanoseconds (ns <= 0: just gort_yield; INT64_MAX and
+ * other times too large to add to the clock: for ever).  A coroutine parks
+ * on a timer; a plain thread sleeps in nanosleep (the runtime need not
+ * run).
  * Returns: 0 after the sleep; -ENOMEM if a coroutine's timer could not be
  *   armed (it has not slept).
  * Blocks: yes: for ns
@@ -578,7 +606,8 @@ GORT_API int gort_sleep_at(int64_t ns, const char *file, int line);
  * runtime runs; gort_stop drops the armed ones. */
 typedef struct gort_timer gort_timer;
 /*
- * A timer that fires once after ns (ns < 0: 0).
+ * A timer that fires once after ns (ns < 0: 0; too large to add to the
+ * clock: never).
  * Returns: the timer, or NULL if memory is short or the runtime is not
  *   running.
  * Blocks: no
@@ -611,15 +640,17 @@ GORT_API gort_chan *gort_timer_chan(gort_timer *t);
  */
 GORT_API bool gort_timer_stop(gort_timer *t);
 /*
- * Re-arms t to fire after ns (ns < 0: 0; a ticker: every ns, or at its old
- * period if ns is 0), dropping any value from before.  If the timer cannot
- * be re-armed (no memory), it stays stopped and nothing says so.
- * Returns: what gort_timer_stop would have (false for NULL).
+ * Re-arms t to fire after ns (ns < 0: 0; too large to add to the clock:
+ * never; a ticker: every ns, or at its old period if ns is 0), dropping
+ * any value from before.  When it cannot be re-armed it is left stopped
+ * (its channel drained) and the call says why.
+ * Returns: 1 if t was armed, 0 if not (what gort_timer_stop would have
+ *   said; 0 for NULL); -ESRCH if the runtime is not running (timers run
+ *   only while it does); -ENOMEM if the timer could not be re-armed.
  * Blocks: no
- * Threads: t's owner only (see gort_timer), and only while the runtime
- *   runs (when it is not running the call dereferences a NULL pointer).
+ * Threads: t's owner only (see gort_timer).
  */
-GORT_API bool gort_timer_reset(gort_timer *t, int64_t ns);
+GORT_API int gort_timer_reset(gort_timer *t, int64_t ns);
 /*
  * Stops t and frees it (and its channel reference; a holder of another
  * reference to the channel keeps it).  NULL is ignored.
@@ -645,9 +676,11 @@ GORT_API gort_chan *gort_after(int64_t ns);
  * deadline already past means "only if ready now".  recv sets *ok as
  * gort_chan_recv does.
  * Returns: send, recv: 0; select: the index of the case done; all three:
- *   -ETIMEDOUT once the deadline passed, or -ENOMEM if the deadline's
- *   timer could not be made (also when the runtime is not running and the
- *   deadline is in the future).
+ *   -ETIMEDOUT once the deadline passed; -ESRCH if it would have to wait
+ *   while the runtime is not running (a deadline needs its timers; what
+ *   is ready at once is still done); -ENOMEM if the deadline's timer could
+ *   not be made; -EINVAL (nothing done) for bad cases as gort_select (send
+ *   and recv: elem as gort_chan_send).
  * Blocks: yes: until done or the deadline
  * Context: gort_chan_send_ctx, gort_chan_recv_ctx, gort_select_ctx (a
  *   context with a deadline does both)
@@ -711,9 +744,10 @@ GORT_API int gort_select_until_at(gort_case *cases, size_t n, int64_t deadline, 
  *       The gort_fd was closed (also while the call waited).
  *   -EHOSTUNREACH           "No route to host"
  *       gort_dial_tcp or gort_listen_tcp: the name did not resolve.
- *   GORT_PANICKED           "Operation not permitted"
+ *   GORT_PANICKED           "panicked (the panic was recovered)"
  *       (1, positive) gort_protect: a panic was recovered; gort_group_wait:
- *       a member panicked.  gort_strerror reads it as EPERM's 1.
+ *       a member panicked.  gort_strerror reads 1 as this, -1 (-EPERM) as
+ *       EPERM.
  *
  * The I/O calls (gort/io.h) also return the negative errno of the failed
  * system call (-ECONNREFUSED, -EPIPE, -EADDRINUSE, ...); gort_strerror
@@ -727,12 +761,15 @@ GORT_API int gort_select_until_at(gort_case *cases, size_t n, int64_t deadline, 
 
 /*
  * A static description of an error code (see the table above); the sign
- * is ignored, so -EINVAL and EINVAL give the same text.
+ * is ignored, so -EINVAL and EINVAL give the same text, except for 1:
+ * GORT_PANICKED, gort's one positive code, reads as a panic and -1
+ * (-EPERM) as EPERM.
  * Returns: a static string, never NULL: gort's own text for 0, ESRCH,
- *   EDEADLK, EALREADY, ECANCELED ("context canceled") and ETIMEDOUT
+ *   EDEADLK, EALREADY, ECANCELED ("context canceled"), ETIMEDOUT
  *   ("deadline exceeded", also for the -ETIMEDOUT of deadlines that are not
- *   a context's); glibc's strerrordesc_np text for other errnos; "unknown
- *   error" for anything else.
+ *   a context's) and GORT_PANICKED ("panicked (the panic was
+ *   recovered)"); glibc's strerrordesc_np text for other errnos; "unknown
+ *   error" for anything else (INT_MIN included).
  * Blocks: no
  * Threads: any coroutine or thread.
  */
@@ -771,7 +808,9 @@ typedef struct gort_panic_info {
  * recovers ends normally).  If none recovers, the coroutine's panic policy
  * applies (gort_set_panic_policy).  On a plain thread, outside any
  * gort_protect, prints the panic and aborts.  gort_panic_value panics with
- * an arbitrary value (Go's panic(v)); its message is "(value %p)".
+ * an arbitrary value (Go's panic(v)); its message is "(value %p)".  A NULL
+ * fmt panics with "panic called with nil argument (gort_panic(NULL))", a
+ * runtime error (Go 1.21's panic(nil)).
  * Blocks: no (it never returns: it unwinds, ends the coroutine or aborts)
  * Threads: any coroutine or thread.
  */
@@ -783,14 +822,21 @@ GORT_NORETURN GORT_API void gort_panic_value(void *value);
  * return or by panic, last registered first (Go's defer).  The region is
  * the innermost gort_protect call, else the coroutine itself (its deferred
  * calls run when its function returns).  GORT_DEFER(fn, arg) casts fn and
- * arg and drops the result.
+ * arg, and panics where gort_defer would return an error (a deferred call
+ * that was not registered must not pass unnoticed).
  * Returns: 0; -EINVAL if fn is NULL; -EPERM on a plain thread outside
  *   gort_protect; -ENOMEM.
  * Blocks: no
  * Threads: any coroutine, or a plain thread inside gort_protect.
+ * Panics: GORT_DEFER, where gort_defer returns an error.
  */
 GORT_API int gort_defer(void (*fn)(void *arg), void *arg);
-#define GORT_DEFER(fn, arg) ((void)gort_defer((void (*)(void *))(fn), (void *)(arg)))
+#define GORT_DEFER(fn, arg)                                                                        \
+	((void)(gort_defer((void (*)(void *))(fn), (void *)(arg)) == 0 ||                          \
+		(gort_panic("GORT_DEFER(%s): not registered (no memory, no function, or a plain "  \
+			    "thread outside gort_protect)",                                         \
+			    #fn),                                                                   \
+		 0)))
 
 /*
  * Stops the panic in progress from inside one of its deferred calls: Go's
@@ -844,8 +890,10 @@ GORT_API int gort_set_panic_policy(gort_panic_policy policy, gort_panic_handler 
 
 /*
  * Writes a panic record in Go's format ("panic: ...", "coroutine N
- * [running]:", spawn site, symbolised backtrace) to fd.  info NULL: nothing.
- * Reports never interleave (a lock).
+ * [running]:", spawn site, symbolised backtrace) to fd.  info NULL or fd
+ * < 0: nothing.  A record filled by the caller is read within its bounds
+ * (message and name up to their last byte, at most GORT_PANIC_FRAMES
+ * frames).  Reports never interleave (a lock).
  * Blocks: no (but the writes to fd may)
  * Threads: any coroutine or thread; not async-signal-safe.
  */

@@ -94,7 +94,12 @@ int gort__recover_spawn(struct gort__g *g, const gort_spawn_opts *opts)
 {
 	struct gort__gx *x = g->x;
 	bool want = opts && opts->on_panic;
-	if (!x && !want)
+#ifdef GORT__TSAN
+	bool need = true; /* gort__recover_run_body's setjmp boundary lives there */
+#else
+	bool need = want;
+#endif
+	if (!x && !need)
 		return 0;
 	if (!x && !(x = g->x = gort__sys_calloc(1, sizeof *x)))
 		return -ENOMEM;
@@ -131,7 +136,7 @@ int gort_defer(void (*fn)(void *), void *arg)
 		return -EPERM; /* a plain thread has no boundary */
 	if (x->ndefer == x->cap) {
 		int cap = x->cap ? 2 * x->cap : 8;
-		struct gort__defer *d = realloc(x->defers, (size_t)cap * sizeof *d);
+		struct gort__defer *d = gort__sys_realloc(x->defers, (size_t)cap * sizeof *d);
 		if (!d)
 			return -ENOMEM;
 		x->defers = d;
@@ -161,7 +166,7 @@ static void run_defers(struct gort__gx *x, int base)
 static void plain_region_done(struct gort__gx *x)
 {
 	if (x == &plain_x && !x->region && x->defers) {
-		free(x->defers);
+		gort__sys_free(x->defers);
 		x->defers = NULL;
 		x->cap = 0;
 	}
@@ -271,11 +276,20 @@ static void print_identity(int fd, const gort_panic_info *info)
 
 void gort_panic_print(int fd, const gort_panic_info *info)
 {
-	if (!info)
+	if (!info || fd < 0)
 		return;
+	/* the caller's record: its strings may lack their NUL, its count may
+	 * be out of range */
+	gort_panic_info c = *info;
+	c.message[sizeof c.message - 1] = 0;
+	c.name[sizeof c.name - 1] = 0;
+	if (c.nframes < 0)
+		c.nframes = 0;
+	if (c.nframes > GORT_PANIC_FRAMES)
+		c.nframes = GORT_PANIC_FRAMES;
 	gort__lock_acquire(&print_lock);
-	dprintf(fd, "panic: %s\n", info->message);
-	print_identity(fd, info);
+	dprintf(fd, "panic: %s\n", c.message);
+	print_identity(fd, &c);
 	gort__lock_release(&print_lock);
 }
 
@@ -443,6 +457,8 @@ static void panicf(bool runtime_error, const char *signal_line, const char *fmt,
 
 void gort_panic(const char *fmt, ...)
 {
+	if (!fmt) /* Go 1.21's panic(nil) */
+		panicf(true, NULL, "panic called with nil argument (gort_panic(NULL))");
 	va_list ap;
 	va_start(ap, fmt);
 	vpanicf(false, NULL, 1, fmt, ap);
@@ -483,8 +499,7 @@ void gort__sigpanic(int sig, void *addr, void *pc)
 void gort__recover_run_body(struct gort__g *g)
 {
 #ifdef GORT__TSAN
-	if (!g->x && !(g->x = gort__sys_calloc(1, sizeof *g->x)))
-		gort__fatal("out of memory: coroutine %lld state", (long long)g->id);
+	gort__assert(g->x); /* made at the spawn (gort__recover_spawn) */
 	if (setjmp(g->x->boundary) != 0)
 		return;
 #endif

@@ -16,9 +16,11 @@
 static bool parse_size(const char *s, size_t *out)
 {
 	char *end;
+	if (!isdigit((unsigned char)*s))
+		return false; /* no blank, no sign: strtoull would wrap "-5" or " -5" */
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *s == '-')
+	if (errno || end == s)
 		return false;
 	unsigned long long mul = 1;
 	switch (toupper((unsigned char)*end)) {
@@ -37,8 +39,8 @@ static bool parse_size(const char *s, size_t *out)
 	default:
 		break;
 	}
-	if (toupper((unsigned char)*end) == 'B' || toupper((unsigned char)*end) == 'I')
-		end++; /* accept "64K", "64KB", "64Ki" */
+	if (mul > 1 && toupper((unsigned char)*end) == 'I')
+		end++; /* "64K", "64Ki", "64KiB", "64KB", "65536B" */
 	if (toupper((unsigned char)*end) == 'B')
 		end++;
 	if (*end != 0 || v > (~0ull) / mul)
@@ -59,11 +61,16 @@ static bool parse_int(const char *s, long lo, long hi, int *out)
 }
 
 /* Apply "key=value,..." debug options; returns false on a bad one (and says
- * why on stderr when warn). */
+ * why on stderr, naming origin; origin NULL: quietly). */
 static bool parse_debug(const char *s, struct gort__config *out, const char *origin)
 {
 	bool ok = true;
 	char buf[256];
+	if (strlen(s) >= sizeof buf) { /* not cut short in the middle of an option */
+		if (origin)
+			fprintf(stderr, "gort: %s: longer than %zu bytes, ignored\n", origin, sizeof buf - 1);
+		return false;
+	}
 	snprintf(buf, sizeof buf, "%s", s);
 	char *save = NULL;
 	bool good;
@@ -82,22 +89,25 @@ static bool parse_debug(const char *s, struct gort__config *out, const char *ori
 			else if (strcmp(val, "canary") == 0)
 				out->guard = GORT__GUARD_CANARY;
 			else {
-				fprintf(stderr,
-					"gort: %s: guard=%s: expected auto, madvise, mprotect or canary; "
-					"using auto\n",
-					origin, val);
+				if (origin)
+					fprintf(stderr,
+						"gort: %s: guard=%s: expected auto, madvise, mprotect or canary; "
+						"option ignored\n",
+						origin, val);
 				ok = false;
 			}
 		} else if (strcmp(tok, "sigpanic") == 0) {
 			out->sigpanic = strcmp(val, "1") == 0 || strcmp(val, "") == 0;
 			if (!out->sigpanic && strcmp(val, "0") != 0) {
-				fprintf(stderr, "gort: %s: sigpanic=%s: expected 0 or 1\n", origin, val);
+				if (origin)
+					fprintf(stderr, "gort: %s: sigpanic=%s: expected 0 or 1\n", origin, val);
 				ok = false;
 			}
 		} else if (gort__debug_parse(tok, val, &out->dbg, origin, &good)) {
 			ok = ok && good;
 		} else if (*tok) {
-			fprintf(stderr, "gort: %s: unknown option '%s' ignored\n", origin, tok);
+			if (origin)
+				fprintf(stderr, "gort: %s: unknown option '%s' ignored\n", origin, tok);
 			ok = false;
 		}
 	}
@@ -115,7 +125,9 @@ int gort__config_resolve(const gort_config *cfg, struct gort__config *out)
 	out->max_threads = GORT_DEFAULT_MAX_THREADS;
 	memset(&out->dbg, 0, sizeof out->dbg);
 
-	const char *e = getenv("GORT_PROCS");
+	/* an environment value is read (and complained about) only where the
+	 * cfg field leaves it to the environment; "" is unset */
+	const char *e = cfg && cfg->procs ? NULL : getenv("GORT_PROCS");
 	if (e && *e) {
 		int v;
 		if (parse_int(e, 1, GORT_MAX_PROCS, &v))
@@ -125,7 +137,7 @@ int gort__config_resolve(const gort_config *cfg, struct gort__config *out)
 				"gort: ignoring GORT_PROCS=%s: not an integer in 1..%d; using %d\n", e,
 				GORT_MAX_PROCS, out->procs);
 	}
-	e = getenv("GORT_MAX_THREADS");
+	e = cfg && cfg->max_threads ? NULL : getenv("GORT_MAX_THREADS");
 	if (e && *e) {
 		int v;
 		if (parse_int(e, 2, 1000000, &v))
@@ -135,7 +147,7 @@ int gort__config_resolve(const gort_config *cfg, struct gort__config *out)
 				"gort: ignoring GORT_MAX_THREADS=%s: not an integer in 2..1000000; using %d\n",
 				e, out->max_threads);
 	}
-	e = getenv("GORT_STACK_SIZE");
+	e = cfg && cfg->stack_size ? NULL : getenv("GORT_STACK_SIZE");
 	if (e && *e) {
 		size_t v;
 		if (parse_size(e, &v) && v >= GORT_MIN_STACK_SIZE && v <= GORT_MAX_STACK_SIZE)

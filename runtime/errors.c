@@ -5,12 +5,19 @@
  * library's errno descriptions.
  */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include "rt.h"
 
 const char *gort_strerror(int err)
 {
+	/* GORT_PANICKED is gort's one positive code: read it before the sign
+	 * is dropped, or it would be EPERM's 1 (-EPERM keeps glibc's text) */
+	if (err == GORT_PANICKED)
+		return "panicked (the panic was recovered)";
+	if (err == INT_MIN)
+		return "unknown error"; /* -INT_MIN does not exist */
 	if (err < 0)
 		err = -err;
 	switch (err) {

@@ -172,6 +172,9 @@ int gort_fd_open(int fd, gort_fd **out)
 	rc = gort__netpoll_open(pd);
 	errno = e;
 	if (rc) {
+		/* back to the pool as a closed one (refs 0): fd stays the caller's */
+		atomic_store_explicit(&pd->closing, true, memory_order_relaxed);
+		atomic_store_explicit(&pd->refs, 0, memory_order_release);
 		gort__pd_put(pd);
 		return rc;
 	}
@@ -181,7 +184,12 @@ int gort_fd_open(int fd, gort_fd **out)
 
 int gort_fd_fileno(const gort_fd *f)
 {
-	return f ? f->pd.fd : -EINVAL;
+	if (!f)
+		return -EINVAL;
+	/* closed (or closing): the number may belong to another file by now */
+	if (atomic_load_explicit(&f->pd.closing, memory_order_acquire))
+		return -EBADF;
+	return f->pd.fd;
 }
 
 
@@ -265,7 +273,7 @@ static int stop_reason(struct gort__pd *pd, int d)
  * forbids the call (closed, deadline passed, context done). */
 static int fd_begin(struct gort__pd *pd, int d, gort_ctx *ctx, uint32_t *seq)
 {
-	int err = gort_ctx_err(ctx);
+	int err = gort__ctx_wait_err(ctx);
 	if (err)
 		return err;
 	/* no lock: a stale count only makes fd_wait, which compares it under
@@ -309,7 +317,7 @@ static int fd_wait(struct gort__pd *pd, int d, uint32_t seq, gort_ctx *ctx, cons
 
 ssize_t gort_read_ctx_at(gort_ctx *ctx, gort_fd *f, void *buf, size_t n, const char *file, int line)
 {
-	if (!f || (!buf && n))
+	if (!f || (!buf && n) || n > SSIZE_MAX)
 		return -EINVAL;
 	struct gort__pd *pd = &f->pd;
 	if (!pd_acquire(pd))
@@ -440,10 +448,13 @@ int gort_fd_port(const gort_fd *f)
 {
 	if (!f)
 		return -EINVAL;
+	struct gort__pd *pd = (struct gort__pd *)(uintptr_t)&f->pd; /* a call's reference */
+	if (!pd_acquire(pd))
+		return -EBADF;
 	struct sockaddr_storage ss = {0};
 	socklen_t l = sizeof ss;
 	int e = errno, rc;
-	if (getsockname(f->pd.fd, (struct sockaddr *)&ss, &l) != 0)
+	if (getsockname(pd->fd, (struct sockaddr *)&ss, &l) != 0)
 		rc = -errno;
 	else if (ss.ss_family == AF_INET)
 		rc = ntohs(((struct sockaddr_in *)&ss)->sin_port);
@@ -452,6 +463,7 @@ int gort_fd_port(const gort_fd *f)
 	else
 		rc = -EAFNOSUPPORT;
 	errno = e;
+	pd_release(pd);
 	return rc;
 }
 
@@ -509,8 +521,10 @@ static int resolve(const char *hostport, bool passive, struct addrinfo **res)
 
 int gort_dial_tcp_ctx_at(gort_ctx *ctx, const char *hostport, gort_fd **out, const char *file, int line)
 {
-	if (!out)
+	if (!out || !hostport)
 		return -EINVAL;
+	if (!gort_running())
+		return -ESRCH; /* before a name lookup for nothing */
 	struct addrinfo *res;
 	int rc = resolve(hostport, false, &res);
 	if (rc)
@@ -544,8 +558,10 @@ int gort_dial_tcp_ctx_at(gort_ctx *ctx, const char *hostport, gort_fd **out, con
 
 int gort_listen_tcp(const char *hostport, int backlog, gort_fd **out)
 {
-	if (!out || backlog < 0)
+	if (!out || !hostport || backlog < 0)
 		return -EINVAL;
+	if (!gort_running())
+		return -ESRCH;
 	struct addrinfo *res;
 	int rc = resolve(hostport, true, &res);
 	if (rc)

@@ -45,15 +45,27 @@ static _Atomic bool break_pending;  /* (a) a write to breakfd not yet drained */
 static _Atomic int64_t last_poll;   /* (a) relaxed: nanotime of the last poll */
 static _Atomic bool no_pwait2;      /* (a) relaxed: epoll_pwait2 said ENOSYS */
 
-/* The pool (pool_lock): free descriptors, and every chunk ever made. */
+/* The pool (pool_lock): free descriptors, and every chunk ever made.
+ * Chunks live as long as the process (across gort_stop too), and free
+ * descriptors are reused oldest first: a gort_fd handle used after its
+ * close (or after gort_stop) finds its descriptor closed (-EBADF) until
+ * every other free one has been reused. */
 #define PD_CHUNK 64
 struct pd_chunk {
 	struct pd_chunk *next;
 	struct gort__pd pd[PD_CHUNK];
 };
 static gort__lock pool_lock = GORT__LOCK_INIT;
-static struct gort__pd *pool_free;  /* (pool_lock) */
+static struct gort__pd *pool_free;  /* (pool_lock) FIFO: taken at the head */
+static struct gort__pd **pool_tail = &pool_free; /* (pool_lock) put at the tail */
 static struct pd_chunk *pool_chunks; /* (pool_lock) */
+
+static void pool_put_locked(struct gort__pd *pd)
+{
+	pd->free_next = NULL;
+	*pool_tail = pd;
+	pool_tail = &pd->free_next;
+}
 
 struct gort__pd *gort__pd_get(void)
 {
@@ -67,12 +79,14 @@ struct gort__pd *gort__pd_get(void)
 		c->next = pool_chunks;
 		pool_chunks = c;
 		for (int i = 0; i < PD_CHUNK; i++) {
-			c->pd[i].free_next = pool_free;
-			pool_free = &c->pd[i];
+			atomic_init(&c->pd[i].closing, true); /* refs 0, closed: never used */
+			pool_put_locked(&c->pd[i]);
 		}
 	}
 	struct gort__pd *pd = pool_free;
 	pool_free = pd->free_next;
+	if (!pool_free)
+		pool_tail = &pool_free;
 	gort__lock_release(&pool_lock);
 	/* a poller holding a stale event may hold its lock: reset under it */
 	gort__lock_acquire(&pd->lock);
@@ -93,32 +107,40 @@ struct gort__pd *gort__pd_get(void)
 void gort__pd_put(struct gort__pd *pd)
 {
 	gort__lock_acquire(&pool_lock);
-	pd->free_next = pool_free;
-	pool_free = pd;
+	pool_put_locked(pd);
 	gort__lock_release(&pool_lock);
 }
 
-/* At gort_stop: every descriptor goes (the runtime's users are gone). */
+/* At gort_stop (every M joined): the descriptors still open are closed,
+ * as gort_fd_close would (their handles then say -EBADF), and go back to
+ * the pool; the pool itself stays (see above). */
 static void pool_fini(void)
 {
 	gort__lock_acquire(&pool_lock);
-	struct pd_chunk *c = pool_chunks;
-	pool_chunks = NULL;
-	pool_free = NULL;
-	gort__lock_release(&pool_lock);
-	while (c) {
-		struct pd_chunk *n = c->next;
-		gort__sys_free(c);
-		c = n;
+	for (struct pd_chunk *c = pool_chunks; c; c = c->next) {
+		for (int i = 0; i < PD_CHUNK; i++) {
+			struct gort__pd *pd = &c->pd[i];
+			if (atomic_load_explicit(&pd->refs, memory_order_acquire) <= 0)
+				continue; /* free (closed, or never used) */
+			atomic_store_explicit(&pd->closing, true, memory_order_relaxed);
+			atomic_store_explicit(&pd->refs, 0, memory_order_release);
+			if (pd->fd >= 0) {
+				int e = errno;
+				close(pd->fd);
+				errno = e;
+			}
+			pool_put_locked(pd);
+		}
 	}
+	gort__lock_release(&pool_lock);
 }
 
 int gort__netpoll_init(void)
 {
-	epfd = epoll_create1(EPOLL_CLOEXEC);
+	epfd = gort__sys_epoll_create();
 	if (epfd < 0)
 		return -errno;
-	breakfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	breakfd = gort__sys_eventfd();
 	if (breakfd < 0) {
 		int e = errno;
 		close(epfd);
@@ -128,7 +150,7 @@ int gort__netpoll_init(void)
 	/* level-triggered, unlike the descriptors: a break stays pending
 	 * until the blocking poller drains it, whoever else polls meanwhile */
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, breakfd, &ev) != 0) {
+	if (gort__sys_epoll_ctl(epfd, EPOLL_CTL_ADD, breakfd, &ev) != 0) {
 		int e = errno;
 		close(breakfd);
 		close(epfd);
@@ -160,7 +182,7 @@ void gort__netpoll_fini(void)
 int gort__netpoll_open(struct gort__pd *pd)
 {
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = pd};
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, pd->fd, &ev) != 0)
+	if (gort__sys_epoll_ctl(epfd, EPOLL_CTL_ADD, pd->fd, &ev) != 0)
 		return -errno;
 	return 0;
 }
@@ -168,7 +190,7 @@ int gort__netpoll_open(struct gort__pd *pd)
 void gort__netpoll_close(struct gort__pd *pd)
 {
 	struct epoll_event ev = {0};
-	epoll_ctl(epfd, EPOLL_CTL_DEL, pd->fd, &ev);
+	gort__sys_epoll_ctl(epfd, EPOLL_CTL_DEL, pd->fd, &ev);
 }
 
 bool gort__netpoll_try_block(void)

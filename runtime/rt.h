@@ -344,6 +344,9 @@ struct gort__sched {
 	_Atomic int32_t mcount;      /* (a) Ms created */
 	int32_t maxm;                /* (i) the M pool's limit (GORT_MAX_THREADS) */
 	_Atomic uint64_t mlimit_hits; /* (a) relaxed: Ms refused at the limit */
+	/* (a) an M could not be created (no thread, no memory) while work
+	 * waited for one: sysmon retries (gort__wakep) until one can be */
+	_Atomic bool mstarve;
 	/* Ms spinning for work (a): seq_cst, see the protocol in sched.c */
 	_Atomic int32_t nmspinning;
 	_Atomic uint64_t wakeups;    /* (a) relaxed counter: idle Ms woken */
@@ -406,6 +409,8 @@ int gort__runq_drain(struct gort__p *v);
 /* sysmon: hand a P retaken from a syscall to an M if it has work, else
  * put it on the idle list. */
 void gort__handoffp(struct gort__p *p);
+/* Start an M for queued work if a P is idle and no M is spinning. */
+void gort__wakep(void);
 
 /* --- sysmon.c --- */
 int gort__sysmon_start(void);
@@ -440,7 +445,8 @@ struct gort__debug_cfg {
 	bool hogwarn;      /* hogwarn=1: sysmon names a coroutine that runs 10 ms */
 };
 /* Parse one key=value; true if key is a debug/ key (then *ok says whether
- * the value was good; a message went to stderr if not). */
+ * the value was good; a message naming origin went to stderr if not,
+ * unless origin is NULL). */
 bool gort__debug_parse(const char *key, const char *val, struct gort__debug_cfg *cfg,
 		       const char *origin, bool *ok);
 /* Life-cycle hooks (debug.c, deadlock.c). */

@@ -445,8 +445,9 @@ static struct gort__p *pidleget(void)
 static void *m_main(void *arg);
 static _Atomic bool warned_newm;
 
-/* Create an M thread that will run p.  0 or a positive errno (EAGAIN once
- * the runtime is stopping).  The thread is created and linked into allm
+/* Create an M thread that will run p.  0 or a positive errno (ESHUTDOWN
+ * once the runtime is stopping, EMLINK at the pool's limit, else why the
+ * thread or its memory could not be had: EAGAIN, ENOMEM).  The thread is created and linked into allm
  * under sched.lock, after checking stopping, so gort_stop (which sets
  * stopping, then takes the lock to read allm) joins every M there is. */
 static int newm(struct gort__p *p, bool spinning)
@@ -460,7 +461,7 @@ static int newm(struct gort__p *p, bool spinning)
 	if (stopping()) {
 		gort__lock_release(&gort__sched.lock);
 		gort__sys_free(m);
-		return EAGAIN;
+		return ESHUTDOWN;
 	}
 	if (atomic_load(&gort__sched.mcount) >= gort__sched.maxm) {
 		gort__lock_release(&gort__sched.lock);
@@ -533,9 +534,16 @@ static void startm(struct gort__p *p, bool spinning)
 		gort__lock_release(&gort__sched.lock);
 		if (spinning)
 			atomic_fetch_sub(&gort__sched.nmspinning, 1);
-		if (rc != EAGAIN && rc != EMLINK && !atomic_exchange(&warned_newm, true))
-			fprintf(stderr, "gort: cannot create an OS thread (%s); running on fewer\n",
-				gort_strerror(-rc));
+		if (rc != ESHUTDOWN && rc != EMLINK) {
+			/* sysmon tries again, so that queued work is not
+			 * stranded on an idle P once threads can be made */
+			atomic_store_explicit(&gort__sched.mstarve, true, memory_order_relaxed);
+			if (atomic_load_explicit(&gort__sysmon_deep, memory_order_relaxed))
+				gort__sysmon_wake('w');
+			if (!atomic_exchange(&warned_newm, true))
+				fprintf(stderr, "gort: cannot create an OS thread (%s); running on fewer\n",
+					gort_strerror(-rc));
+		}
 	}
 }
 
@@ -558,6 +566,11 @@ static void wakep(void)
 {
 	gort__fence_sc();
 	wakep_nofence();
+}
+
+void gort__wakep(void)
+{
+	wakep();
 }
 
 /* Step 2. */

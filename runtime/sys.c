@@ -1,26 +1,33 @@
 /*
- * sys.c — system-call wrappers (see sys.h).  The one place to add fault
- * injection: each wrapper is the only caller of its system call.
+ * sys.c — system-call wrappers (see sys.h).  Each wrapper that can fail
+ * asks fault injection (inject.h) first; each is the only caller of its
+ * system call in the runtime.
  */
 #include "sys.h"
 
+#include "inject.h"
 #include "lock.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
-void *gort__sys_mmap(size_t len, int prot, int flags)
+void *gort__sys_mmap_at(size_t len, int prot, int flags, const char *file, int line)
 {
+	if (GORT__INJECT(GORT__FAULT_MMAP, file, line))
+		return NULL;
 	void *p = mmap(NULL, len, prot, flags, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
@@ -30,20 +37,31 @@ int gort__sys_munmap(void *addr, size_t len)
 	return munmap(addr, len);
 }
 
-void *gort__sys_malloc(size_t n)
+void *gort__sys_malloc_at(size_t n, const char *file, int line)
 {
+	if (GORT__INJECT(GORT__FAULT_ALLOC, file, line))
+		return NULL;
 	return malloc(n);
 }
 
-void *gort__sys_calloc(size_t n, size_t size)
+void *gort__sys_calloc_at(size_t n, size_t size, const char *file, int line)
 {
+	if (GORT__INJECT(GORT__FAULT_ALLOC, file, line))
+		return NULL;
 	return calloc(n, size);
 }
 
-void *gort__sys_aligned_alloc(size_t align, size_t n)
+void *gort__sys_realloc_at(void *p, size_t n, const char *file, int line)
+{
+	if (GORT__INJECT(GORT__FAULT_ALLOC, file, line))
+		return NULL;
+	return realloc(p, n);
+}
+
+void *gort__sys_aligned_alloc_at(size_t align, size_t n, const char *file, int line)
 {
 	void *p = NULL;
-	if (posix_memalign(&p, align, n) != 0)
+	if (GORT__INJECT(GORT__FAULT_ALLOC, file, line) || posix_memalign(&p, align, n) != 0)
 		return NULL;
 	memset(p, 0, n);
 	return p;
@@ -52,6 +70,34 @@ void *gort__sys_aligned_alloc(size_t align, size_t n)
 void gort__sys_free(void *p)
 {
 	free(p);
+}
+
+int gort__sys_epoll_create_at(const char *file, int line)
+{
+	if (GORT__INJECT(GORT__FAULT_FD, file, line))
+		return -1;
+	return epoll_create1(EPOLL_CLOEXEC);
+}
+
+int gort__sys_epoll_ctl_at(int epfd, int op, int fd, struct epoll_event *ev, const char *file, int line)
+{
+	if (op != EPOLL_CTL_DEL && GORT__INJECT(GORT__FAULT_FD, file, line))
+		return -1;
+	return epoll_ctl(epfd, op, fd, ev);
+}
+
+int gort__sys_eventfd_at(const char *file, int line)
+{
+	if (GORT__INJECT(GORT__FAULT_FD, file, line))
+		return -1;
+	return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+int gort__sys_pipe_at(int fds[2], const char *file, int line)
+{
+	if (GORT__INJECT(GORT__FAULT_FD, file, line))
+		return -1;
+	return pipe2(fds, O_CLOEXEC | O_NONBLOCK);
 }
 
 /* The pidfd of this process for process_madvise: reopened after a fork
@@ -112,8 +158,10 @@ void gort__sys_release_pages_fini(void)
 	gort__lock_release(&self_fd_lock);
 }
 
-int gort__sys_thread_create(pthread_t *t, void *(*fn)(void *), void *arg)
+int gort__sys_thread_create_at(pthread_t *t, void *(*fn)(void *), void *arg, const char *file, int line)
 {
+	if (GORT__INJECT(GORT__FAULT_THREAD, file, line))
+		return EAGAIN;
 	pthread_attr_t attr;
 	int rc = pthread_attr_init(&attr);
 	if (rc)

@@ -1,10 +1,10 @@
 /*
  * sys.h — the runtime's one door to the operating system.
  *
- * Every mmap, malloc, thread creation and futex call of the runtime goes
- * through these wrappers, so that a test build can make them fail on
- * purpose (fault injection, the reliability issue) and so that nothing else
- * in the tree needs to know the raw system interfaces.  Also: the fatal
+ * Every mmap, malloc, thread creation, poller descriptor and futex call of
+ * the runtime goes through these wrappers, so that tests can make them
+ * fail on purpose (fault injection: inject.h, docs/reliability.md) and so
+ * that nothing else in the tree needs to know the raw system interfaces.  Also: the fatal
  * error path (Go's throw) and a few cheap, always-on checks.
  *
  * errno: the futex and time calls leave errno as they found it (they run
@@ -67,13 +67,33 @@
 #define gort__unlikely(x) __builtin_expect(!!(x), 0)
 #define GORT__CACHELINE 64
 
-/* memory */
-void *gort__sys_mmap(size_t len, int prot, int flags);   /* NULL on failure, errno set */
+/* memory.  Each wrapper that can fail takes its caller's file:line (the
+ * macros pass them) so that fault injection (inject.h) can fail one call
+ * site and report which sites it reached. */
+void *gort__sys_mmap_at(size_t len, int prot, int flags, const char *file, int line);
+#define gort__sys_mmap(len, prot, flags) gort__sys_mmap_at((len), (prot), (flags), __FILE__, __LINE__)
 int gort__sys_munmap(void *addr, size_t len);
-void *gort__sys_malloc(size_t n);
-void *gort__sys_calloc(size_t n, size_t size);
-void *gort__sys_aligned_alloc(size_t align, size_t n); /* zeroed; free with gort__sys_free */
+void *gort__sys_malloc_at(size_t n, const char *file, int line);
+#define gort__sys_malloc(n) gort__sys_malloc_at((n), __FILE__, __LINE__)
+void *gort__sys_calloc_at(size_t n, size_t size, const char *file, int line);
+#define gort__sys_calloc(n, size) gort__sys_calloc_at((n), (size), __FILE__, __LINE__)
+void *gort__sys_realloc_at(void *p, size_t n, const char *file, int line);
+#define gort__sys_realloc(p, n) gort__sys_realloc_at((p), (n), __FILE__, __LINE__)
+/* zeroed; free with gort__sys_free */
+void *gort__sys_aligned_alloc_at(size_t align, size_t n, const char *file, int line);
+#define gort__sys_aligned_alloc(align, n) gort__sys_aligned_alloc_at((align), (n), __FILE__, __LINE__)
 void gort__sys_free(void *p);
+
+/* the poller's descriptors: as the system calls (-1 and errno) */
+int gort__sys_epoll_create_at(const char *file, int line);
+#define gort__sys_epoll_create() gort__sys_epoll_create_at(__FILE__, __LINE__)
+struct epoll_event;
+int gort__sys_epoll_ctl_at(int epfd, int op, int fd, struct epoll_event *ev, const char *file, int line);
+#define gort__sys_epoll_ctl(epfd, op, fd, ev) gort__sys_epoll_ctl_at((epfd), (op), (fd), (ev), __FILE__, __LINE__)
+int gort__sys_eventfd_at(const char *file, int line); /* nonblocking, close-on-exec */
+#define gort__sys_eventfd() gort__sys_eventfd_at(__FILE__, __LINE__)
+int gort__sys_pipe_at(int fds[2], const char *file, int line); /* nonblocking, close-on-exec */
+#define gort__sys_pipe(fds) gort__sys_pipe_at((fds), __FILE__, __LINE__)
 
 /* Give the pages of n ranges back to the kernel (MADV_DONTNEED; guard
  * markers and PROT_NONE guards survive).  Where the kernel accepts it on
@@ -85,7 +105,8 @@ void gort__sys_release_pages(struct iovec *v, int n);
 void gort__sys_release_pages_fini(void); /* close the cached pidfd */
 
 /* threads: 0 or a positive errno (as pthread_create) */
-int gort__sys_thread_create(pthread_t *t, void *(*fn)(void *), void *arg);
+int gort__sys_thread_create_at(pthread_t *t, void *(*fn)(void *), void *arg, const char *file, int line);
+#define gort__sys_thread_create(t, fn, arg) gort__sys_thread_create_at((t), (fn), (arg), __FILE__, __LINE__)
 
 /* futex on a 32-bit word, process-private.  wait returns 0 when woken (or
  * spuriously), -ETIMEDOUT, -EAGAIN (*addr != val) or -EINTR.  deadline_ns

@@ -15,6 +15,8 @@
  *     the hog keeps its M; with one P nothing else can run meanwhile);
  *     with GORT_DEBUG=hogwarn=1 it names the hog once;
  *   - polls the network if nobody has for 10 ms;
+ *   - starts an M again after one could not be created (mstarve), so
+ *     that work queued meanwhile is not stranded;
  *   - runs the debug tasks that are due (debug/monitor.c: the scheduler
  *     trace, the watchdog) and a dump asked for by signal.
  * It sleeps 20 us between rounds while it acts, doubling up to 10 ms
@@ -46,6 +48,7 @@ _Atomic bool gort__sysmon_deep;       /* (a) relaxed: asleep until woken */
 static pthread_t thread;              /* (i) while running */
 static bool running;                  /* (life cycle: start/stop, under gort_start's mutex) */
 static int pipe_fd[2] = {-1, -1};     /* (i) while running; the signal handler writes [1] */
+static struct pwatch *pwatch;         /* (i) while running: the thread's, one per P */
 
 struct pwatch {
 	uint64_t syscallword;
@@ -136,17 +139,15 @@ static bool retake(int64_t now, struct pwatch *pw)
 
 static void *sysmon_main(void *arg)
 {
-	(void)arg;
-	struct pwatch *pw = calloc((size_t)gort__sched.nprocs, sizeof *pw);
-	if (!pw)
-		return NULL;
+	struct pwatch *pw = arg;
 	int64_t delay = DELAY_MIN;
 	int quiet = 0;
 	for (;;) {
 		int64_t now = gort__nanotime();
 		int64_t next = gort__monitor_due(now);
 		int64_t sleep = delay;
-		bool deep = atomic_load(&gort__sched.npidle) == gort__sched.nprocs;
+		bool deep = atomic_load(&gort__sched.npidle) == gort__sched.nprocs &&
+			    !atomic_load_explicit(&gort__sched.mstarve, memory_order_relaxed);
 		if (deep)
 			sleep = DEEP_SLEEP;
 		if (next && next - now < sleep)
@@ -160,16 +161,17 @@ static void *sysmon_main(void *arg)
 			char buf[64];
 			ssize_t n = read(pipe_fd[0], buf, sizeof buf);
 			for (ssize_t i = 0; i < n; i++) {
-				if (buf[i] == 'q') {
-					free(pw);
+				if (buf[i] == 'q')
 					return NULL;
-				}
 				if (buf[i] == 's')
 					gort__monitor_signal();
 			}
 		}
 		now = gort__nanotime();
 		bool acted = retake(now, pw);
+		/* an M could not be made: try again (backing off as when idle) */
+		if (atomic_exchange_explicit(&gort__sched.mstarve, false, memory_order_relaxed))
+			gort__wakep();
 		if (atomic_load_explicit(&gort__netpoll_waiters, memory_order_relaxed) &&
 		    now - gort__netpoll_last() > NETPOLL_STALE && gort__netpoll_try_block()) {
 			struct gort__waiter *list = gort__netpoll(0);
@@ -192,13 +194,22 @@ static void *sysmon_main(void *arg)
 
 int gort__sysmon_start(void)
 {
-	if (pipe2(pipe_fd, O_CLOEXEC | O_NONBLOCK) != 0)
-		return -errno;
-	int rc = gort__sys_thread_create(&thread, sysmon_main, NULL);
+	pwatch = gort__sys_calloc((size_t)gort__sched.nprocs, sizeof *pwatch);
+	if (!pwatch)
+		return -ENOMEM;
+	if (gort__sys_pipe(pipe_fd) != 0) {
+		int e = errno;
+		gort__sys_free(pwatch);
+		pwatch = NULL;
+		return -e;
+	}
+	int rc = gort__sys_thread_create(&thread, sysmon_main, pwatch);
 	if (rc) {
 		close(pipe_fd[0]);
 		close(pipe_fd[1]);
 		pipe_fd[0] = pipe_fd[1] = -1;
+		gort__sys_free(pwatch);
+		pwatch = NULL;
 		return -rc;
 	}
 	running = true;
@@ -216,4 +227,6 @@ void gort__sysmon_stop(void)
 	pipe_fd[0] = pipe_fd[1] = -1;
 	close(r);
 	close(w);
+	gort__sys_free(pwatch);
+	pwatch = NULL;
 }

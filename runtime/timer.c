@@ -115,7 +115,7 @@ int gort__timer_start(struct gort__timer *t, int64_t when, int64_t period, gort_
 	gort__lock_acquire(&h->lock);
 	if (h->n == h->cap) {
 		int cap = h->cap ? 2 * h->cap : 64;
-		struct gort__tentry *ne = realloc(h->e, (size_t)cap * sizeof(struct gort__tentry));
+		struct gort__tentry *ne = gort__sys_realloc(h->e, (size_t)cap * sizeof(struct gort__tentry));
 		if (!ne) {
 			gort__lock_release(&h->lock);
 			return -ENOMEM;
@@ -229,7 +229,7 @@ void gort__timers_fini(struct gort__p *p)
 		t->dropped = true;
 	}
 	p->timers.n = 0;
-	free(p->timers.e);
+	gort__sys_free(p->timers.e);
 	p->timers.e = NULL;
 	p->timers.n = p->timers.cap = 0;
 }
@@ -286,7 +286,7 @@ int gort_sleep_at(int64_t ns, const char *file, int line)
 	}
 	struct sleeper s = {.g = g};
 	atomic_init(&s.state, 0);
-	int rc = gort__timer_start(&s.t, gort__nanotime() + ns, 0, sleep_fire, &s);
+	int rc = gort__timer_start(&s.t, gort__deadline_after(ns), 0, sleep_fire, &s);
 	if (rc)
 		return rc;
 	gort__park(sleep_unlock, &s, GORT__WR_SLEEP, file, line);

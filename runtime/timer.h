@@ -28,6 +28,14 @@ struct gort__timer {
 				   * valid only in that run */
 };
 
+/* The absolute time ns from now, saturated at INT64_MAX (a duration too
+ * long to add to the clock is "never", not a time in the past). */
+static inline int64_t gort__deadline_after(int64_t ns)
+{
+	int64_t now = gort__nanotime();
+	return ns > INT64_MAX - now ? INT64_MAX : now + ns;
+}
+
 /* Arm t (not armed; zero it before its first use) to fire at when
  * (period > 0: repeatedly).  0 or -ENOMEM. */
 int gort__timer_start(struct gort__timer *t, int64_t when, int64_t period, gort__timer_fn fn,

@@ -9,6 +9,16 @@
  * happened (no value taken or given, no lock held, nothing acquired).  A
  * context that is already done when the call starts fails it at once.  A
  * NULL context is gort_ctx_background().
+ *
+ * Contexts outlive the runtime: gort_stop drops the deadline timers armed
+ * in its run, and the next use of a context whose deadline was pending
+ * (gort_ctx_err, gort_ctx_done, any _ctx call, on it or a descendant)
+ * settles it: a deadline that has passed ends it with
+ * GORT_DEADLINE_EXCEEDED, one still to come is armed again if the runtime
+ * runs (again).  While the runtime is not running such a deadline cannot
+ * fire: a _ctx call on it returns -ESRCH at once (and -ENOMEM if, running,
+ * its timer could not be armed again).  Contexts without a deadline need
+ * no runtime.
  */
 #ifndef GORT_CONTEXT_H
 #define GORT_CONTEXT_H
@@ -92,6 +102,7 @@ GORT_API gort_ctx *gort_ctx_with_timeout_at(gort_ctx *parent, int64_t ns, const 
  *   memory is short.
  * Blocks: no
  * Threads: any coroutine or thread; the runtime need not run.
+ * Panics: "context: nil key" if key is NULL (as Go's WithValue).
  */
 GORT_API gort_ctx *gort_ctx_with_value(gort_ctx *parent, const void *key, void *value);
 /*
@@ -121,7 +132,8 @@ GORT_API void gort_ctx_cancel_cause(gort_ctx *ctx, int cause);
  * Whether ctx is done, and why (Go's ctx.Err()).
  * Returns: 0 while ctx is not done (always for NULL and background);
  *   GORT_CANCELED or GORT_DEADLINE_EXCEEDED once it is.
- * Blocks: no (one atomic load)
+ * Blocks: no (one atomic load; the first use of a context whose deadline
+ *   was pending at a gort_stop settles it: see the top of this file)
  * Threads: any coroutine or thread.
  */
 GORT_API int gort_ctx_err(gort_ctx *ctx);
@@ -159,8 +171,9 @@ GORT_API gort_chan *gort_ctx_done(gort_ctx *ctx);
  * their own).  Both accept NULL and background and do nothing with them.
  * Releasing the last handle of a context with a cancel that is neither
  * done nor cancelled records a lost cancel for the leak check (Go's
- * lostcancel).  Releasing more references than were taken is a fatal
- * error.
+ * lostcancel).  A release after the last one uses freed memory, as
+ * free(3) twice does: it is a fatal error ("released more times than
+ * retained") while that memory has not been reused, undefined after.
  * Returns: retain: ctx.
  * Blocks: no
  * Threads: any coroutine or thread.
@@ -172,16 +185,20 @@ GORT_API void gort_ctx_release(gort_ctx *ctx);
  * Runs fn(arg) in a new coroutine ("context after-func") once ctx is done
  * (at once if it is; never if it cannot be): Go's context.AfterFunc.  The
  * handle is freed by gort_ctx_after_func_stop, which must be called once,
- * before or after fn ran.  fn must not be NULL, and the runtime must be
- * running when ctx ends (a failed spawn is a fatal error).
- * Returns: the handle, or NULL if memory is short.
+ * before or after fn ran.  The runtime must be running when ctx ends (a
+ * failed spawn then is a fatal error, "context: cannot spawn an
+ * after-func").
+ * Returns: the handle, or NULL if fn is NULL, if ctx is done already
+ *   while the runtime is not running (fn could not start), or if memory
+ *   is short.
  * Blocks: no
  * Threads: any coroutine or thread.
  */
 typedef struct gort_ctx_after gort_ctx_after;
 GORT_API gort_ctx_after *gort_ctx_after_func(gort_ctx *ctx, void (*fn)(void *arg), void *arg);
 /*
- * Stops an after-func and frees its handle (a NULL a: false).
+ * Stops an after-func and frees its handle (a NULL a: false).  A second
+ * stop of a handle uses freed memory (undefined, as free(3) twice).
  * Returns: true if fn will now never run; false if it was started
  *   already.
  * Blocks: no (it does not wait for fn)
@@ -199,7 +216,9 @@ GORT_API bool gort_ctx_after_func_stop(gort_ctx_after *a);
  * (the context's done channel).  Should the done channel not be made
  * (memory short), they wait as the plain forms do, without the context.
  * Returns: 0 when the value was sent or received; GORT_CANCELED or
- *   GORT_DEADLINE_EXCEEDED (nothing sent or received).
+ *   GORT_DEADLINE_EXCEEDED (nothing sent or received); -EINVAL for send's
+ *   elem NULL as gort_chan_send; -ESRCH or -ENOMEM for a deadline from
+ *   before a gort_stop (see the top of this file).
  * Blocks: yes: parks the coroutine (a plain thread sleeps) until done or
  *   ctx is done
  * Context: takes ctx (NULL: background, as the plain forms)
@@ -217,7 +236,9 @@ GORT_API int gort_chan_recv_ctx_at(gort_ctx *ctx, gort_chan *c, void *elem, bool
  * A blocking gort_select that also ends when ctx is done.
  * Returns: the index of the case done; GORT_CANCELED or
  *   GORT_DEADLINE_EXCEEDED (no case done); -ENOMEM if a select of 16
- *   cases or more could not copy them.
+ *   cases or more could not copy them; -EINVAL for bad cases, as
+ *   gort_select; -ESRCH or -ENOMEM for a deadline from before a gort_stop
+ *   (see the top of this file).
  * Blocks: yes: until a case is ready or ctx is done
  * Context: takes ctx (NULL: background)
  * Threads: any coroutine or thread.
@@ -230,8 +251,11 @@ GORT_API int gort_select_ctx_at(gort_ctx *ctx, gort_case *cases, size_t n, const
  * Sleeps ns, or less if ctx is done first.
  * Returns: 0 after the whole sleep; GORT_CANCELED or
  *   GORT_DEADLINE_EXCEEDED if ctx ended it (or was done at the start);
- *   -ENOMEM if no timer could be made (also when the runtime is not
- *   running and ctx can be cancelled).
+ *   -ESRCH if the runtime is not running and ctx can be cancelled (the
+ *   sleep needs a timer; with a ctx that can never be done it is
+ *   gort_sleep, which needs none); -ENOMEM if no timer could be made; as
+ *   every _ctx call, -ESRCH or -ENOMEM for a deadline from before a
+ *   gort_stop (see the top of this file).
  * Blocks: yes: for ns, or until ctx is done
  * Context: takes ctx (NULL: background, as gort_sleep)
  * Threads: any coroutine or thread.
@@ -241,7 +265,9 @@ GORT_API int gort_sleep_ctx_at(gort_ctx *ctx, int64_t ns, const char *file, int 
 /*
  * gort_wg_wait that also ends when ctx is done.
  * Returns: 0 once the counter is zero; GORT_CANCELED or
- *   GORT_DEADLINE_EXCEEDED (the waiter is counted out again).
+ *   GORT_DEADLINE_EXCEEDED (the waiter is counted out again); -EINVAL if
+ *   wg is NULL; -ESRCH or -ENOMEM for a deadline from before a gort_stop
+ *   (see the top of this file).
  * Blocks: yes: until the counter is zero or ctx is done
  * Context: takes ctx (NULL: background)
  * Threads: any coroutine or thread.

@@ -113,7 +113,7 @@ enum {
  * hands the dump to a thread of its own.  gort_dump_file writes the same
  * to a stdio stream, flushed before it returns.
  * Returns: the number of coroutines written; -EINVAL if fd < 0 (or f is
- *   NULL); -ESRCH if the runtime is not running; -ENOMEM (snapshot or
+ *   NULL) or flags has a bit other than the GORT_DUMP_ flags; -ESRCH if the runtime is not running; -ENOMEM (snapshot or
  *   grouping); the negative errno of a failed dup, fdopen, write or flush.
  * Blocks: no (it parks nobody; the writes may block the thread)
  * Threads: any coroutine or thread, not from a signal handler.
@@ -214,7 +214,7 @@ typedef void (*gort_watchdog_fn)(int64_t live, const char *dump, void *ctx);
 /*
  * Calls fn(live, dump, ctx) from the runtime's monitor thread (sysmon) when the
  * number of live coroutines is above threshold (the article's
- * checkGoroutineLeak), checked every interval_ns (0: 1 s), at most once
+ * checkGoroutineLeak), checked every interval_ns (<= 0: 1 s), at most once
  * per interval.  dump is the grouped dump (GORT_DUMP_GROUPED) taken then,
  * NUL-terminated, valid during the call (NULL if memory was short).  fn
  * runs on a plain thread; it should not block for long.  threshold <= 0

@@ -14,13 +14,20 @@
  *                passed; the descriptor stays usable
  *   -EBADF       the descriptor was closed (also while waiting)
  *   -EINVAL      a NULL handle or buffer
+ *   -ESRCH, -ENOMEM  a context whose deadline was pending at a gort_stop
+ *                (gort/context.h)
  *   any other negative errno from the system call.
  * Calls that make a gort_fd (gort_fd_open, gort_accept, gort_dial_tcp,
- * gort_listen_tcp) return -ESRCH when the runtime is not running.  The
- * handles live as long as the runtime: gort_stop frees every gort_fd left
- * open, without closing its descriptor, so close them before stopping.
- * Calls on one gort_fd from several coroutines are safe; as with Go's
- * net.Conn, concurrent reads (or writes) interleave unpredictably.
+ * gort_listen_tcp) return -ESRCH when the runtime is not running.
+ * gort_stop closes every gort_fd left open (its descriptor too, as
+ * gort_fd_close would).  A handle stays readable memory after its close
+ * and after gort_stop: every call on it returns -EBADF (a second
+ * gort_fd_close included) until the handle is reused for a newer
+ * descriptor, which happens only once every other free handle has been
+ * (they are recycled oldest first); after that, as close(2) on a stale
+ * number, the call acts on the newer descriptor, so do not keep closed
+ * handles.  Calls on one gort_fd from several coroutines are safe; as with
+ * Go's net.Conn, concurrent reads (or writes) interleave unpredictably.
  */
 #ifndef GORT_IO_H
 #define GORT_IO_H
@@ -53,7 +60,8 @@ typedef struct gort_fd gort_fd;
 GORT_API int gort_fd_open(int fd, gort_fd **out);
 /*
  * The descriptor, for setsockopt, getsockname, ... (do not close it).
- * Returns: the descriptor number; -EINVAL if f is NULL.
+ * Returns: the descriptor number; -EINVAL if f is NULL; -EBADF once f
+ *   is closed (or being closed).
  * Blocks: no
  * Threads: any coroutine or thread.
  */
@@ -62,8 +70,9 @@ GORT_API int gort_fd_fileno(const gort_fd *f);
  * Closes f: every waiter on it returns -EBADF, new calls fail with -EBADF,
  * and the descriptor is closed once the calls in progress have left.
  * Frees the handle: close each handle once.
- * Returns: 0; -EINVAL if f is NULL; -EBADF if f is being closed already
- *   (a second close while calls are still in progress on it).
+ * Returns: 0; -EINVAL if f is NULL; -EBADF if f is closed or being
+ *   closed already (a second close, also after gort_stop; see the top of
+ *   this file for how long that is detected).
  * Blocks: no
  * Threads: any coroutine or thread.
  */
@@ -84,7 +93,7 @@ GORT_API int gort_fd_set_deadline(gort_fd *f, int64_t read_deadline, int64_t wri
  * Reads up to n bytes into buf (read(2); EINTR is retried).
  * gort_read(f, buf, n) is the form without a context.
  * Returns: the number of bytes read (0 at end of file); -EINVAL if f is
- *   NULL (or buf NULL with n > 0); -EBADF; -ETIMEDOUT (the read
+ *   NULL, buf NULL with n > 0, or n > SSIZE_MAX; -EBADF; -ETIMEDOUT (the read
  *   deadline); GORT_CANCELED or GORT_DEADLINE_EXCEEDED; the negative errno
  *   of read(2) (-ECONNRESET, ...).
  * Blocks: yes: until some data, the end, or an error
@@ -159,8 +168,9 @@ GORT_API int gort_connect_ctx_at(gort_ctx *ctx, gort_fd *f, const struct sockadd
  * through getaddrinfo inside gort_syscall_enter/exit, so the lookup does
  * not hold a P.  *out gets the connection.  gort_dial_tcp(hostport, out)
  * is the form without a context.
- * Returns: 0; -EINVAL if out is NULL or hostport is not "host:port" with
- *   a numeric port up to 65535; -ENOMEM; -EHOSTUNREACH if the name did
+ * Returns: 0; -EINVAL if out is NULL or hostport is NULL or not
+ *   "host:port" with a numeric port up to 65535; -ESRCH if the runtime
+ *   is not running (before any lookup); -ENOMEM; -EHOSTUNREACH if the name did
  *   not resolve; GORT_CANCELED or GORT_DEADLINE_EXCEEDED; else the error
  *   of the last address tried (socket or connect: -ECONNREFUSED, ...), or
  *   gort_fd_open's (-ESRCH if the runtime is not running).
@@ -179,8 +189,9 @@ GORT_API int gort_dial_tcp_ctx_at(gort_ctx *ctx, const char *hostport, gort_fd *
  * address; SO_REUSEADDR set; backlog 0: SOMAXCONN).  The addresses the
  * name resolves to are tried in turn until one binds.  *out gets it;
  * gort_fd_port tells the port.
- * Returns: 0; -EINVAL if out is NULL, backlog < 0 or hostport is not
- *   "host:port"; -ENOMEM; -EHOSTUNREACH if the name did not resolve; the
+ * Returns: 0; -EINVAL if out is NULL, backlog < 0 or hostport is NULL or
+ *   not "host:port"; -ESRCH if the runtime is not running (before any
+ *   lookup); -ENOMEM; -EHOSTUNREACH if the name did not resolve; the
  *   socket, bind or listen error of the last address tried (-EADDRINUSE,
  *   -EACCES, ...); gort_fd_open's (-ESRCH if the runtime is not running).
  * Blocks: no (a name lookup may take time, inside gort_syscall_enter/exit)
@@ -189,7 +200,8 @@ GORT_API int gort_dial_tcp_ctx_at(gort_ctx *ctx, const char *hostport, gort_fd *
 GORT_API int gort_listen_tcp(const char *hostport, int backlog, gort_fd **out);
 /*
  * The local port of a socket (after bind or connect).
- * Returns: the port (0 .. 65535); -EINVAL if f is NULL; -EAFNOSUPPORT if
+ * Returns: the port (0 .. 65535); -EINVAL if f is NULL; -EBADF if f is
+ *   closed; -EAFNOSUPPORT if
  *   it is not an IPv4 or IPv6 socket; the negative errno of getsockname
  *   (-ENOTSOCK, ...).
  * Blocks: no

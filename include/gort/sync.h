@@ -8,9 +8,11 @@
  * running (the group excepted: its members are coroutines).  Value types
  * (mutex, rwmutex, once, cond) are valid when all zeroes (the _INIT
  * macros, or memset) and need no destroy call; do not copy one in use.
- * Misuse panics as in Go ("sync: unlock of unlocked mutex", ...).
- * Blocking calls have a _ctx sibling (see gort/context.h): 0, or the
- * context's error with nothing acquired.
+ * Misuse panics as in Go ("sync: unlock of unlocked mutex", ...).  A NULL
+ * object is a bad argument: -EINVAL from the calls that return an int,
+ * else a panic naming the call ("gort_mutex_lock: mu is NULL"), as Go's
+ * nil pointer dereference.  Blocking calls have a _ctx sibling (see
+ * gort/context.h): 0, or the context's error with nothing acquired.
  */
 #ifndef GORT_SYNC_H
 #define GORT_SYNC_H
@@ -42,6 +44,7 @@ typedef struct gort_mutex {
  *   coroutine (a plain thread sleeps) until it gets the lock
  * Context: gort_mutex_lock_ctx
  * Threads: any coroutine or thread.
+ * Panics: "gort_mutex_lock: mu is NULL".
  */
 GORT_API void gort_mutex_lock_at(gort_mutex *mu, const char *file, int line);
 #define gort_mutex_lock(mu) gort_mutex_lock_at((mu), __FILE__, __LINE__)
@@ -49,7 +52,8 @@ GORT_API void gort_mutex_lock_at(gort_mutex *mu, const char *file, int line);
  * Locks mu, or gives up when ctx is done.  A lock handed to the caller as
  * its context ended is kept: then it returns 0 and holds it.
  * Returns: 0 (the caller holds mu); GORT_CANCELED or
- *   GORT_DEADLINE_EXCEEDED (it does not).
+ *   GORT_DEADLINE_EXCEEDED (it does not); -EINVAL if mu is NULL; -ESRCH
+ *   or -ENOMEM for a deadline from before a gort_stop (gort/context.h).
  * Blocks: yes: until it gets the lock or ctx is done
  * Context: takes ctx (NULL: background)
  * Threads: any coroutine or thread.
@@ -61,13 +65,15 @@ GORT_API int gort_mutex_lock_ctx_at(gort_ctx *ctx, gort_mutex *mu, const char *f
  * Returns: true if it took the lock.
  * Blocks: no
  * Threads: any coroutine or thread.
+ * Panics: "gort_mutex_trylock: mu is NULL".
  */
 GORT_API bool gort_mutex_trylock(gort_mutex *mu);
 /*
  * Unlocks mu, waking a waiter if there is one.
  * Blocks: no
  * Threads: any coroutine or thread (not only the one that locked it).
- * Panics: "sync: unlock of unlocked mutex".
+ * Panics: "sync: unlock of unlocked mutex"; "gort_mutex_unlock: mu is
+ *   NULL".
  */
 GORT_API void gort_mutex_unlock(gort_mutex *mu);
 
@@ -89,6 +95,7 @@ typedef struct gort_rwmutex {
  * Blocks: yes: until no writer and no reader holds it
  * Context: gort_rwmutex_lock_ctx
  * Threads: any coroutine or thread.
+ * Panics: "gort_rwmutex_lock: rw is NULL".
  */
 GORT_API void gort_rwmutex_lock_at(gort_rwmutex *rw, const char *file, int line);
 #define gort_rwmutex_lock(rw) gort_rwmutex_lock_at((rw), __FILE__, __LINE__)
@@ -96,7 +103,9 @@ GORT_API void gort_rwmutex_lock_at(gort_rwmutex *rw, const char *file, int line)
  * Locks rw for writing, or gives up when ctx is done; a writer that gives
  * up lets the readers it held back in.
  * Returns: 0 (the caller holds the write lock); GORT_CANCELED or
- *   GORT_DEADLINE_EXCEEDED (it holds nothing).
+ *   GORT_DEADLINE_EXCEEDED (it holds nothing); -EINVAL if rw is NULL;
+ *   -ESRCH or -ENOMEM for a deadline from before a gort_stop
+ *   (gort/context.h).
  * Blocks: yes: until it holds the lock or ctx is done
  * Context: takes ctx (NULL: background)
  * Threads: any coroutine or thread.
@@ -108,13 +117,15 @@ GORT_API int gort_rwmutex_lock_ctx_at(gort_ctx *ctx, gort_rwmutex *rw, const cha
  * Returns: true if it took the write lock.
  * Blocks: no
  * Threads: any coroutine or thread.
+ * Panics: "gort_rwmutex_trylock: rw is NULL".
  */
 GORT_API bool gort_rwmutex_trylock(gort_rwmutex *rw);
 /*
  * Releases the write lock and lets the readers that waited in.
  * Blocks: no
  * Threads: any coroutine or thread.
- * Panics: "sync: Unlock of unlocked RWMutex".
+ * Panics: "sync: Unlock of unlocked RWMutex"; "gort_rwmutex_unlock: rw is
+ *   NULL".
  */
 GORT_API void gort_rwmutex_unlock(gort_rwmutex *rw);
 /*
@@ -123,13 +134,16 @@ GORT_API void gort_rwmutex_unlock(gort_rwmutex *rw);
  * Blocks: yes: while a writer holds rw or waits for it
  * Context: gort_rwmutex_rlock_ctx
  * Threads: any coroutine or thread.
+ * Panics: "gort_rwmutex_rlock: rw is NULL".
  */
 GORT_API void gort_rwmutex_rlock_at(gort_rwmutex *rw, const char *file, int line);
 #define gort_rwmutex_rlock(rw) gort_rwmutex_rlock_at((rw), __FILE__, __LINE__)
 /*
  * Locks rw for reading, or gives up when ctx is done.
  * Returns: 0 (the caller holds a read lock); GORT_CANCELED or
- *   GORT_DEADLINE_EXCEEDED (it holds nothing).
+ *   GORT_DEADLINE_EXCEEDED (it holds nothing); -EINVAL if rw is NULL;
+ *   -ESRCH or -ENOMEM for a deadline from before a gort_stop
+ *   (gort/context.h).
  * Blocks: yes: while a writer holds rw or waits for it, until ctx is done
  * Context: takes ctx (NULL: background)
  * Threads: any coroutine or thread.
@@ -141,6 +155,7 @@ GORT_API int gort_rwmutex_rlock_ctx_at(gort_ctx *ctx, gort_rwmutex *rw, const ch
  * Returns: true if it took a read lock.
  * Blocks: no
  * Threads: any coroutine or thread.
+ * Panics: "gort_rwmutex_tryrlock: rw is NULL".
  */
 GORT_API bool gort_rwmutex_tryrlock(gort_rwmutex *rw);
 /*
@@ -148,7 +163,8 @@ GORT_API bool gort_rwmutex_tryrlock(gort_rwmutex *rw);
  * it.
  * Blocks: no
  * Threads: any coroutine or thread.
- * Panics: "sync: RUnlock of unlocked RWMutex".
+ * Panics: "sync: RUnlock of unlocked RWMutex"; "gort_rwmutex_runlock: rw
+ *   is NULL".
  */
 GORT_API void gort_rwmutex_runlock(gort_rwmutex *rw);
 
@@ -169,6 +185,8 @@ typedef struct gort_once {
  * Blocks: yes: while another caller runs fn (one atomic load once done)
  * Context: none
  * Threads: any coroutine or thread.
+ * Panics: "gort_once_do: o is NULL"; "gort_once_do: fn is NULL" (o is
+ *   not marked done).
  */
 GORT_API void gort_once_do_at(gort_once *o, void (*fn)(void *arg), void *arg, const char *file,
 			      int line);
@@ -190,13 +208,16 @@ typedef struct gort_cond {
  *   then until it has mu again
  * Context: gort_cond_wait_ctx
  * Threads: any coroutine or thread holding mu.
+ * Panics: "gort_cond_wait: c is NULL"; "gort_cond_wait: mu is NULL".
  */
 GORT_API void gort_cond_wait_at(gort_cond *c, gort_mutex *mu, const char *file, int line);
 #define gort_cond_wait(c, mu) gort_cond_wait_at((c), (mu), __FILE__, __LINE__)
 /*
  * As gort_cond_wait, or until ctx is done; mu is locked again either way
  * (a context done at the start: mu is never unlocked).
- * Returns: 0 when signalled; GORT_CANCELED or GORT_DEADLINE_EXCEEDED.
+ * Returns: 0 when signalled; GORT_CANCELED or GORT_DEADLINE_EXCEEDED;
+ *   -EINVAL if c or mu is NULL (mu untouched); -ESRCH or -ENOMEM for a
+ *   deadline from before a gort_stop (gort/context.h; mu still held).
  * Blocks: yes: until signalled or ctx is done, then until it has mu again
  * Context: takes ctx (NULL: background)
  * Threads: any coroutine or thread holding mu.
@@ -209,6 +230,7 @@ GORT_API int gort_cond_wait_ctx_at(gort_ctx *ctx, gort_cond *c, gort_mutex *mu, 
  * nothing if none waits.  The caller need not hold the mutex.
  * Blocks: no
  * Threads: any coroutine or thread.
+ * Panics: "gort_cond_signal: c is NULL" ("gort_cond_broadcast: ...").
  */
 GORT_API void gort_cond_signal(gort_cond *c);
 GORT_API void gort_cond_broadcast(gort_cond *c);
@@ -238,7 +260,8 @@ GORT_API void gort_sem_free(gort_sem *s);
  * more than size can never be granted: it waits until ctx is done, and
  * forever without a context.
  * Returns: 0 (n units acquired); GORT_CANCELED or GORT_DEADLINE_EXCEEDED
- *   (nothing acquired); -EINVAL if n < 0.
+ *   (nothing acquired); -EINVAL if s is NULL or n < 0; -ESRCH or -ENOMEM
+ *   for a deadline from before a gort_stop (gort/context.h).
  * Blocks: yes: until the n units are free and every earlier waiter was
  *   served, or ctx is done
  * Context: takes ctx (NULL: none)
@@ -253,6 +276,7 @@ GORT_API int gort_sem_acquire_ctx_at(gort_ctx *ctx, gort_sem *s, int64_t n, cons
  * Returns: true if it took them; false if not (also for n < 0).
  * Blocks: no
  * Threads: any coroutine or thread.
+ * Panics: "gort_sem_try_acquire: s is NULL".
  */
 GORT_API bool gort_sem_try_acquire(gort_sem *s, int64_t n);
 /*
@@ -260,7 +284,7 @@ GORT_API bool gort_sem_try_acquire(gort_sem *s, int64_t n);
  * Blocks: no
  * Threads: any coroutine or thread.
  * Panics: "semaphore: released more than held" past what is held (or for
- *   n < 0); nothing is released then.
+ *   n < 0); nothing is released then.  "gort_sem_release: s is NULL".
  */
 GORT_API void gort_sem_release(gort_sem *s, int64_t n);
 
@@ -281,7 +305,8 @@ typedef struct gort_group gort_group;
 GORT_API gort_group *gort_group_new(gort_ctx *parent);
 /*
  * The group's context, which members receive.
- * Returns: a borrowed reference, valid until gort_group_free.
+ * Returns: a borrowed reference, valid until gort_group_free; NULL if g
+ *   is NULL.
  * Blocks: no
  * Threads: any coroutine or thread.
  */
@@ -289,19 +314,21 @@ GORT_API gort_ctx *gort_group_ctx(gort_group *g);
 /*
  * At most n members run at once (n <= 0: no limit); gort_group_go waits
  * for a free place, gort_group_try_go fails.  Call while no member runs.
+ * Returns: 0; -ENOMEM (the limit is unchanged); -EINVAL if g is NULL.
  * Blocks: no
  * Threads: any coroutine or thread; not concurrently with gort_group_go.
  * Panics: "errgroup: modify limit while members are still active" (as
- *   Go's SetLimit); "errgroup: out of memory for the limit".
+ *   Go's SetLimit).
  */
-GORT_API void gort_group_set_limit(gort_group *g, int n);
+GORT_API int gort_group_set_limit(gort_group *g, int n);
 /*
  * Spawns fn(ctx, arg) as a member coroutine (ctx: the group's context).
  * A member that returns nonzero or panics cancels the group's context with
  * that code as its cause (the first one only).
- * Returns: 0; -ENOMEM if it could not be spawned for lack of memory;
- *   -EAGAIN if it could not be spawned otherwise (the runtime is not
- *   running).
+ * Returns: 0; -EINVAL if g or fn is NULL; -ESRCH if the runtime is not
+ *   running (checked before waiting for a place); -ENOMEM if it could not
+ *   be spawned for lack of memory; -EAGAIN if it could not be spawned
+ *   otherwise.
  * Blocks: yes: while the limit is reached
  * Context: none (it waits for a free place without a context)
  * Threads: any coroutine or thread.
@@ -311,7 +338,8 @@ GORT_API int gort_group_go_at(gort_group *g, int (*fn)(gort_ctx *ctx, void *arg)
 #define gort_group_go(g, fn, arg) gort_group_go_at((g), (fn), (arg), __FILE__, __LINE__)
 /*
  * Spawns fn(ctx, arg) as a member only if the group is under its limit.
- * Returns: 0; -EBUSY at the limit; -ENOMEM or -EAGAIN as gort_group_go.
+ * Returns: 0; -EBUSY at the limit; -EINVAL, -ESRCH, -ENOMEM or -EAGAIN
+ *   as gort_group_go.
  * Blocks: no
  * Threads: any coroutine or thread.
  */
@@ -321,8 +349,9 @@ GORT_API int gort_group_try_go_at(gort_group *g, int (*fn)(gort_ctx *ctx, void *
 /*
  * Waits for every member, then cancels the group's context (with the
  * first error as its cause).
- * Returns: the first nonzero member result (GORT_PANICKED for a panic),
- *   or 0 if every member returned 0.
+ * Returns: the first nonzero member result (GORT_PANICKED for a panic;
+ *   -ENOMEM for a member that could not set up its recover and did not
+ *   run), or 0 if every member returned 0; -EINVAL if g is NULL.
  * Blocks: yes: until every member has returned
  * Context: none (cancel the parent to make members return early)
  * Threads: any coroutine or thread.

@@ -84,7 +84,7 @@ bool gort__debug_parse(const char *key, const char *val, struct gort__debug_cfg 
 	} else {
 		return false;
 	}
-	if (!*ok)
+	if (!*ok && origin) /* origin NULL: quietly */
 		fprintf(stderr, "gort: %s: %s=%s: bad value, option ignored\n", origin, key, val);
 	return true;
 }

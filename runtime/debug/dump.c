@@ -122,7 +122,7 @@ GORT__NO_SAN static void snap_one(struct gort__g *g, void *arg)
 		return;
 	if (sp->n == sp->cap) {
 		int64_t nc = sp->cap ? 2 * sp->cap : 1024;
-		struct gort__gsnap *ns = realloc(sp->s, (size_t)nc * sizeof *ns);
+		struct gort__gsnap *ns = gort__sys_realloc(sp->s, (size_t)nc * sizeof *ns);
 		if (!ns) {
 			sp->oom = true;
 			return;
@@ -163,7 +163,7 @@ struct gort__gsnap *gort__gsnap_all(int64_t *n)
 	struct snapper sp = {.now = gort__ticks()};
 	gort__allg_each(snap_one, &sp);
 	if (sp.oom) {
-		free(sp.s);
+		gort__sys_free(sp.s);
 		*n = -1;
 		return NULL;
 	}
@@ -201,7 +201,7 @@ int gort_coroutine_counts_read(gort_coroutine_counts *out)
 			out->by_reason[s[i].reason]++;
 		}
 	}
-	free(s);
+	gort__sys_free(s);
 	return 0;
 }
 
@@ -346,11 +346,11 @@ static struct group *group_snaps(const struct gort__gsnap *s, int64_t n, int64_t
 	size_t cap = 16;
 	while (cap < (size_t)n * 2)
 		cap *= 2;
-	int64_t *slot = malloc(cap * sizeof *slot); /* index into groups, or -1 */
-	struct group *gs = malloc((size_t)(n ? n : 1) * sizeof *gs);
+	int64_t *slot = gort__sys_malloc(cap * sizeof *slot); /* index into groups, or -1 */
+	struct group *gs = gort__sys_malloc((size_t)(n ? n : 1) * sizeof *gs);
 	if (!slot || !gs) {
-		free(slot);
-		free(gs);
+		gort__sys_free(slot);
+		gort__sys_free(gs);
 		return NULL;
 	}
 	memset(slot, 0xff, cap * sizeof *slot);
@@ -378,7 +378,7 @@ static struct group *group_snaps(const struct gort__gsnap *s, int64_t n, int64_t
 			g->count = 1;
 		}
 	}
-	free(slot);
+	gort__sys_free(slot);
 	qsort(gs, (size_t)k, sizeof *gs, by_count_desc);
 	*ng = k;
 	return gs;
@@ -424,7 +424,7 @@ int64_t gort__dump_snaps(FILE *f, struct gort__gsnap *s, int64_t n, unsigned fla
 		return -ENOMEM;
 	for (int64_t i = 0; i < ng; i++)
 		print_group(f, &gs[i], flags);
-	free(gs);
+	gort__sys_free(gs);
 	return n;
 }
 
@@ -436,6 +436,8 @@ static int by_id(const void *a, const void *b)
 
 int64_t gort_dump_file(FILE *f, unsigned flags)
 {
+	if (flags & ~(unsigned)(GORT_DUMP_GROUPED | GORT_DUMP_NO_BACKTRACE))
+		return -EINVAL; /* a flag this version does not know */
 	int64_t n;
 	struct gort__gsnap *s;
 	int rc = snapshot(f, &s, &n);
@@ -444,7 +446,7 @@ int64_t gort_dump_file(FILE *f, unsigned flags)
 	if (!(flags & GORT_DUMP_GROUPED) && n > 1)
 		qsort(s, (size_t)n, sizeof *s, by_id);
 	int64_t r = gort__dump_snaps(f, s, n, flags);
-	free(s);
+	gort__sys_free(s);
 	if (fflush(f) != 0 && r >= 0)
 		r = -errno;
 	return r;
@@ -452,7 +454,7 @@ int64_t gort_dump_file(FILE *f, unsigned flags)
 
 int64_t gort_dump(int fd, unsigned flags)
 {
-	if (fd < 0)
+	if (fd < 0 || (flags & ~(unsigned)(GORT_DUMP_GROUPED | GORT_DUMP_NO_BACKTRACE)))
 		return -EINVAL;
 	int dfd = dup(fd);
 	if (dfd < 0)

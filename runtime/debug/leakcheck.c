@@ -99,9 +99,9 @@ gort_leak_baseline *gort_leak_baseline_take(void)
 	struct gort__gsnap *s = gort__gsnap_all(&n);
 	if (n < 0)
 		return NULL;
-	gort_leak_baseline *b = malloc(sizeof *b + (size_t)n * sizeof(int64_t));
+	gort_leak_baseline *b = gort__sys_malloc(sizeof *b + (size_t)n * sizeof(int64_t));
 	if (!b) {
-		free(s);
+		gort__sys_free(s);
 		return NULL;
 	}
 	gort_id self = gort_self();
@@ -109,14 +109,14 @@ gort_leak_baseline *gort_leak_baseline_take(void)
 	for (int64_t i = 0; i < n; i++)
 		if (s[i].id != self)
 			b->ids[b->n++] = s[i].id;
-	free(s);
+	gort__sys_free(s);
 	qsort(b->ids, (size_t)b->n, sizeof b->ids[0], cmp_id);
 	return b;
 }
 
 void gort_leak_baseline_free(gort_leak_baseline *b)
 {
-	free(b);
+	gort__sys_free(b);
 }
 
 static bool in_baseline(const gort_leak_baseline *b, int64_t id)
@@ -309,7 +309,8 @@ int64_t gort_leakcheck(const gort_leak_opts *opts)
 		return -ESRCH;
 	FILE *f = o->out ? o->out : stderr;
 	int64_t grace = o->grace_ns == 0 ? INT64_C(1000000000) : o->grace_ns < 0 ? 0 : o->grace_ns;
-	int64_t start = gort__nanotime(), deadline = start + grace, step = 10000;
+	int64_t start = gort__nanotime(), step = 10000;
+	int64_t deadline = grace > INT64_MAX - start ? INT64_MAX : start + grace; /* saturate */
 	int64_t n;
 	struct gort__gsnap *s;
 	for (;;) {
@@ -319,7 +320,7 @@ int64_t gort_leakcheck(const gort_leak_opts *opts)
 		int64_t now = gort__nanotime();
 		if (n == 0 || now >= deadline)
 			break;
-		free(s);
+		gort__sys_free(s);
 		pause_ns(step < deadline - now ? step : deadline - now);
 		if (step < 100000000)
 			step *= 2;
@@ -342,7 +343,7 @@ int64_t gort_leakcheck(const gort_leak_opts *opts)
 		r.channels = os.found;
 		r.waitgroups = report_waitgroups(s, n, f, o->quiet);
 	}
-	free(s);
+	gort__sys_free(s);
 	if (o->report)
 		*o->report = r;
 	int64_t total = r.coroutines + r.contexts + r.channels + r.waitgroups;

@@ -65,17 +65,26 @@ static int cond_wait(struct cond_impl *c, gort_mutex *mu, gort_ctx *ctx, const c
 
 void gort_cond_wait_at(gort_cond *c, gort_mutex *mu, const char *file, int line)
 {
+	if (gort__unlikely(!c || !mu))
+		gort__panic_msg(!c ? "gort_cond_wait: c is NULL" : "gort_cond_wait: mu is NULL");
 	(void)cond_wait(CV(c), mu, NULL, file, line);
 }
 
 int gort_cond_wait_ctx_at(gort_ctx *ctx, gort_cond *c, gort_mutex *mu, const char *file, int line)
 {
+	if (!c || !mu)
+		return -EINVAL;
+	int err = gort__ctx_wait_err(ctx);
+	if (err)
+		return err; /* mu still held */
 	return cond_wait(CV(c), mu, ctx, file, line);
 }
 
 void gort_cond_signal(gort_cond *p)
 {
 	struct cond_impl *c = CV(p);
+	if (gort__unlikely(!p))
+		gort__panic_msg("gort_cond_signal: c is NULL");
 	gort__lock_acquire(&c->lk);
 	struct gort__waiter *w = gort__waitq_pop(&c->q);
 	bool wake = false;
@@ -91,6 +100,8 @@ void gort_cond_signal(gort_cond *p)
 void gort_cond_broadcast(gort_cond *p)
 {
 	struct cond_impl *c = CV(p);
+	if (gort__unlikely(!p))
+		gort__panic_msg("gort_cond_broadcast: c is NULL");
 	struct gort__waiter *wake = NULL, **tail = &wake;
 	gort__lock_acquire(&c->lk);
 	struct gort__waiter *w = gort__waitq_take_all(&c->q);

@@ -6,7 +6,9 @@
  * gort_sem of n units, one per running member).  A member runs fn(ctx,
  * arg) inside gort_protect with a deferred call that recovers, so a panic
  * ends only that member: it is printed (gort_panic_print to stderr, as the
- * log policy prints) and becomes GORT_PANICKED.  The first nonzero result
+ * log policy prints) and becomes GORT_PANICKED.  A member that cannot set
+ * that up (no memory for the region or the deferred call) does not run fn
+ * and ends with -ENOMEM.  The first nonzero result
  * is stored by a CAS from 0 (err: atomic) and cancels the context with
  * that cause; later ones are dropped.  A member gives its limit unit back,
  * then counts itself out of the wait group, then touches the group no
@@ -48,18 +50,21 @@ gort_group *gort_group_new(gort_ctx *parent)
 
 gort_ctx *gort_group_ctx(gort_group *g)
 {
-	return g->ctx;
+	return g ? g->ctx : NULL;
 }
 
-void gort_group_set_limit(gort_group *g, int n)
+int gort_group_set_limit(gort_group *g, int n)
 {
+	if (!g)
+		return -EINVAL;
 	if (atomic_load_explicit(&g->live, memory_order_acquire) != 0)
 		gort__panic_msg("errgroup: modify limit while members are still active");
 	gort_sem *s = NULL;
 	if (n > 0 && !(s = gort_sem_new(n)))
-		gort__panic_msg("errgroup: out of memory for the limit");
+		return -ENOMEM; /* the old limit stays */
 	gort_sem_free(g->limit);
 	g->limit = s;
+	return 0;
 }
 
 static void member_recover(void *p)
@@ -71,7 +76,10 @@ static void member_recover(void *p)
 static void member_body(void *p)
 {
 	struct member *m = p;
-	GORT_DEFER(member_recover, NULL);
+	if (gort_defer(member_recover, NULL) != 0) {
+		m->rc = -ENOMEM; /* no recover in place: fn must not run */
+		return;
+	}
 	m->rc = m->fn(m->g->ctx, m->arg);
 }
 
@@ -89,9 +97,12 @@ static void member_main(void *p)
 	gort_group *g = m->g;
 	gort_panic_info info;
 	m->rc = 0;
-	if (gort_protect(member_body, m, &info) == GORT_PANICKED) {
+	int prc = gort_protect(member_body, m, &info);
+	if (prc == GORT_PANICKED) {
 		gort_panic_print(2, &info);
 		m->rc = GORT_PANICKED;
+	} else if (prc < 0) {
+		m->rc = prc; /* -ENOMEM: fn did not run */
 	}
 	int rc = m->rc;
 	gort__sys_free(m);
@@ -123,7 +134,7 @@ static int spawn(gort_group *g, int (*fn)(gort_ctx *, void *), void *arg, const 
 			gort_sem_release(g->limit, 1);
 		atomic_fetch_sub_explicit(&g->live, 1, memory_order_relaxed);
 		gort_wg_done(&g->wg);
-		return id == -ENOMEM ? -ENOMEM : -EAGAIN;
+		return id == -ENOMEM || id == -ESRCH ? (int)id : -EAGAIN;
 	}
 	return 0;
 }
@@ -131,6 +142,10 @@ static int spawn(gort_group *g, int (*fn)(gort_ctx *, void *), void *arg, const 
 int gort_group_go_at(gort_group *g, int (*fn)(gort_ctx *ctx, void *arg), void *arg,
 		     const char *file, int line)
 {
+	if (!g || !fn)
+		return -EINVAL;
+	if (!gort_running())
+		return -ESRCH; /* before waiting for a place */
 	if (g->limit) {
 		int err = gort_sem_acquire_ctx_at(NULL, g->limit, 1, file, line);
 		if (err)
@@ -142,6 +157,10 @@ int gort_group_go_at(gort_group *g, int (*fn)(gort_ctx *ctx, void *arg), void *a
 int gort_group_try_go_at(gort_group *g, int (*fn)(gort_ctx *ctx, void *arg), void *arg,
 			 const char *file, int line)
 {
+	if (!g || !fn)
+		return -EINVAL;
+	if (!gort_running())
+		return -ESRCH;
 	if (g->limit && !gort_sem_try_acquire(g->limit, 1))
 		return -EBUSY;
 	return spawn(g, fn, arg, file, line);
@@ -149,6 +168,8 @@ int gort_group_try_go_at(gort_group *g, int (*fn)(gort_ctx *ctx, void *arg), voi
 
 int gort_group_wait_at(gort_group *g, const char *file, int line)
 {
+	if (!g)
+		return -EINVAL;
 	gort_wg_wait_at(&g->wg, file, line);
 	int err = atomic_load_explicit(&g->err, memory_order_acquire);
 	if (err)

@@ -182,6 +182,8 @@ static inline bool lock_fast(struct mutex_impl *m)
 void gort_mutex_lock_at(gort_mutex *mu, const char *file, int line)
 {
 	struct mutex_impl *m = MU(mu);
+	if (gort__unlikely(!mu))
+		gort__panic_msg("gort_mutex_lock: mu is NULL");
 	if (!lock_fast(m)) {
 		(void)lock_slow(m, NULL, file, line);
 		GORT__KEEP_FRAME();
@@ -191,7 +193,9 @@ void gort_mutex_lock_at(gort_mutex *mu, const char *file, int line)
 int gort_mutex_lock_ctx_at(gort_ctx *ctx, gort_mutex *mu, const char *file, int line)
 {
 	struct mutex_impl *m = MU(mu);
-	int err = gort_ctx_err(ctx);
+	if (!mu)
+		return -EINVAL;
+	int err = gort__ctx_wait_err(ctx);
 	if (err)
 		return err;
 	if (lock_fast(m))
@@ -202,6 +206,8 @@ int gort_mutex_lock_ctx_at(gort_ctx *ctx, gort_mutex *mu, const char *file, int 
 bool gort_mutex_trylock(gort_mutex *mu)
 {
 	struct mutex_impl *m = MU(mu);
+	if (gort__unlikely(!mu))
+		gort__panic_msg("gort_mutex_trylock: mu is NULL");
 	uint32_t old = atomic_load_explicit(&m->state, memory_order_relaxed);
 	while (!(old & (M_LOCKED | M_STARVING))) {
 		if (atomic_compare_exchange_weak_explicit(&m->state, &old, old | M_LOCKED,
@@ -244,6 +250,8 @@ static void unlock_slow(struct mutex_impl *m, uint32_t old)
 void gort_mutex_unlock(gort_mutex *mu)
 {
 	struct mutex_impl *m = MU(mu);
+	if (gort__unlikely(!mu))
+		gort__panic_msg("gort_mutex_unlock: mu is NULL");
 	uint32_t old = M_LOCKED;
 	if (!atomic_compare_exchange_strong_explicit(&m->state, &old, 0, memory_order_release,
 						     memory_order_relaxed))

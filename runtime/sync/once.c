@@ -66,6 +66,8 @@ static void once_slow(struct once_impl *o, void (*fn)(void *), void *arg, const 
 void gort_once_do_at(gort_once *once, void (*fn)(void *), void *arg, const char *file, int line)
 {
 	struct once_impl *o = (struct once_impl *)(void *)once;
+	if (gort__unlikely(!once || !fn))
+		gort__panic_msg(!once ? "gort_once_do: o is NULL" : "gort_once_do: fn is NULL");
 	if (gort__likely(atomic_load_explicit(&o->done, memory_order_acquire)))
 		return;
 	once_slow(o, fn, arg, file, line);

@@ -140,6 +140,8 @@ static int rlock_slow(struct rw_impl *rw, gort_ctx *ctx, uint32_t epoch, const c
 void gort_rwmutex_rlock_at(gort_rwmutex *p, const char *file, int line)
 {
 	struct rw_impl *rw = RW(p);
+	if (gort__unlikely(!p))
+		gort__panic_msg("gort_rwmutex_rlock: rw is NULL");
 	uint64_t v = rc_add(rw, 1, memory_order_acquire);
 	if (gort__unlikely(rc_readers(v) < 0))
 		(void)rlock_slow(rw, NULL, rc_epoch(v), file, line);
@@ -148,7 +150,9 @@ void gort_rwmutex_rlock_at(gort_rwmutex *p, const char *file, int line)
 int gort_rwmutex_rlock_ctx_at(gort_ctx *ctx, gort_rwmutex *p, const char *file, int line)
 {
 	struct rw_impl *rw = RW(p);
-	int err = gort_ctx_err(ctx);
+	if (!p)
+		return -EINVAL;
+	int err = gort__ctx_wait_err(ctx);
 	if (err)
 		return err;
 	uint64_t v = rc_add(rw, 1, memory_order_acquire);
@@ -160,6 +164,8 @@ int gort_rwmutex_rlock_ctx_at(gort_ctx *ctx, gort_rwmutex *p, const char *file, 
 bool gort_rwmutex_tryrlock(gort_rwmutex *p)
 {
 	struct rw_impl *rw = RW(p);
+	if (gort__unlikely(!p))
+		gort__panic_msg("gort_rwmutex_tryrlock: rw is NULL");
 	uint64_t v = atomic_load_explicit(&rw->rc, memory_order_relaxed);
 	while (rc_readers(v) >= 0) {
 		if (atomic_compare_exchange_weak_explicit(&rw->rc, &v, v + 1, memory_order_acquire,
@@ -190,6 +196,8 @@ static void runlock_slow(struct rw_impl *rw, uint64_t v)
 void gort_rwmutex_runlock(gort_rwmutex *p)
 {
 	struct rw_impl *rw = RW(p);
+	if (gort__unlikely(!p))
+		gort__panic_msg("gort_rwmutex_runlock: rw is NULL");
 	uint64_t v = rc_add(rw, -1, memory_order_release);
 	if (gort__unlikely(rc_readers(v) < 0))
 		runlock_slow(rw, v);
@@ -243,6 +251,8 @@ static int lock_common(struct rw_impl *rw, gort_ctx *ctx, const char *file, int 
 void gort_rwmutex_lock_at(gort_rwmutex *p, const char *file, int line)
 {
 	struct rw_impl *rw = RW(p);
+	if (gort__unlikely(!p))
+		gort__panic_msg("gort_rwmutex_lock: rw is NULL");
 	gort_mutex_lock_at(&rw->w, file, line);
 	(void)lock_common(rw, NULL, file, line);
 }
@@ -250,6 +260,8 @@ void gort_rwmutex_lock_at(gort_rwmutex *p, const char *file, int line)
 int gort_rwmutex_lock_ctx_at(gort_ctx *ctx, gort_rwmutex *p, const char *file, int line)
 {
 	struct rw_impl *rw = RW(p);
+	if (!p)
+		return -EINVAL;
 	int err = gort_mutex_lock_ctx_at(ctx, &rw->w, file, line);
 	if (err)
 		return err;
@@ -259,6 +271,8 @@ int gort_rwmutex_lock_ctx_at(gort_ctx *ctx, gort_rwmutex *p, const char *file, i
 bool gort_rwmutex_trylock(gort_rwmutex *p)
 {
 	struct rw_impl *rw = RW(p);
+	if (gort__unlikely(!p))
+		gort__panic_msg("gort_rwmutex_trylock: rw is NULL");
 	if (!gort_mutex_trylock(&rw->w))
 		return false;
 	uint64_t v = atomic_load_explicit(&rw->rc, memory_order_relaxed);
@@ -274,6 +288,8 @@ bool gort_rwmutex_trylock(gort_rwmutex *p)
 void gort_rwmutex_unlock(gort_rwmutex *p)
 {
 	struct rw_impl *rw = RW(p);
+	if (gort__unlikely(!p))
+		gort__panic_msg("gort_rwmutex_unlock: rw is NULL");
 	if (rc_readers(atomic_load_explicit(&rw->rc, memory_order_relaxed)) >= 0)
 		gort__panic_msg("sync: Unlock of unlocked RWMutex");
 	/* The epoch moves outside lk: a blocked reader that saw the old one

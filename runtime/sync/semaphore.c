@@ -76,9 +76,9 @@ static struct gort__waiter *sem_unqueue(struct gort__cwait *cw)
 
 int gort_sem_acquire_ctx_at(gort_ctx *ctx, gort_sem *s, int64_t n, const char *file, int line)
 {
-	if (n < 0)
+	if (!s || n < 0)
 		return -EINVAL;
-	int err = gort_ctx_err(ctx);
+	int err = gort__ctx_wait_err(ctx);
 	if (err)
 		return err;
 	gort__lock_acquire(&s->lk);
@@ -113,6 +113,8 @@ int gort_sem_acquire_ctx_at(gort_ctx *ctx, gort_sem *s, int64_t n, const char *f
 
 bool gort_sem_try_acquire(gort_sem *s, int64_t n)
 {
+	if (gort__unlikely(!s))
+		gort__panic_msg("gort_sem_try_acquire: s is NULL");
 	if (n < 0)
 		return false;
 	gort__lock_acquire(&s->lk);
@@ -125,6 +127,8 @@ bool gort_sem_try_acquire(gort_sem *s, int64_t n)
 
 void gort_sem_release(gort_sem *s, int64_t n)
 {
+	if (gort__unlikely(!s))
+		gort__panic_msg("gort_sem_release: s is NULL");
 	gort__lock_acquire(&s->lk);
 	if (n < 0 || n > s->cur) {
 		gort__lock_release(&s->lk);

@@ -49,6 +49,8 @@ static_assert(_Alignof(struct wg_impl) <= _Alignof(gort_wg), "gort_wg under-alig
 void gort_wg_add(gort_wg *wg, int64_t delta)
 {
 	struct wg_impl *w = (struct wg_impl *)(void *)wg;
+	if (gort__unlikely(!wg))
+		gort__panic_msg("gort_wg_add: wg is NULL");
 	if (delta > INT32_MAX || delta < -(int64_t)INT32_MAX)
 		gort__panic_msg("sync: WaitGroup delta out of range");
 	uint64_t state = atomic_fetch_add_explicit(&w->state, (uint64_t)delta << 32,
@@ -78,6 +80,8 @@ void gort_wg_done(gort_wg *wg)
 void gort_wg_wait_at(gort_wg *wg, const char *file, int line)
 {
 	struct wg_impl *w = (struct wg_impl *)(void *)wg;
+	if (gort__unlikely(!wg))
+		gort__panic_msg("gort_wg_wait: wg is NULL");
 	uint64_t state = atomic_load_explicit(&w->state, memory_order_acquire);
 	for (;;) {
 		if ((state >> 32) == 0)
@@ -94,7 +98,9 @@ void gort_wg_wait_at(gort_wg *wg, const char *file, int line)
 int gort_wg_wait_ctx_at(gort_ctx *ctx, gort_wg *wg, const char *file, int line)
 {
 	struct wg_impl *w = (struct wg_impl *)(void *)wg;
-	int err = gort_ctx_err(ctx);
+	if (!wg)
+		return -EINVAL;
+	int err = gort__ctx_wait_err(ctx);
 	if (err)
 		return err;
 	uint64_t state = atomic_load_explicit(&w->state, memory_order_acquire);
