@@ -19,6 +19,7 @@
  *   rt_start / rt_stop                 start and stop, asserting success
  *   co_run(fn, arg)                    run fn(arg) in a coroutine, wait for it
  *   wait_num_coroutines(target, ms)    poll gort_num_coroutines() to target
+ *   test_default_procs()               the procs a runtime gets by default
  *   child_run(...)                     fork a child with its stderr on a
  *                                      pipe, for tests where the process
  *                                      must die (or must print a message)
@@ -45,6 +46,7 @@
 #include <gort.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -230,6 +232,18 @@ static inline void wait_stats_settled(gort_stats *st, int ms)
 			return;
 		usleep(200);
 	}
+}
+
+/* The procs a runtime started without a setting gets: the CPUs this
+ * process may use, at most GORT_MAX_PROCS; -1 if they cannot be read. */
+static inline int test_default_procs(void)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	if (sched_getaffinity(0, sizeof set, &set) != 0)
+		return -1;
+	int n = CPU_COUNT(&set);
+	return n > GORT_MAX_PROCS ? GORT_MAX_PROCS : n;
 }
 
 /* ------------------------------------------------------------------------ */

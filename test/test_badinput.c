@@ -698,16 +698,6 @@ PROCS12_TEST(badinput, io_args, 30)
 /* Configuration                                                             */
 /* ------------------------------------------------------------------------ */
 
-static int default_procs(void)
-{
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	if (sched_getaffinity(0, sizeof set, &set) != 0)
-		return -1;
-	int n = CPU_COUNT(&set);
-	return n > GORT_MAX_PROCS ? GORT_MAX_PROCS : n;
-}
-
 static void done_on(void *wg)
 {
 	gort_wg_done(wg);
@@ -717,7 +707,7 @@ static void done_on(void *wg)
  * (*(int *)p, 0: the default), run a coroutine, stop. */
 static int env_child(void *p)
 {
-	int want = *(int *)p ? *(int *)p : default_procs();
+	int want = *(int *)p ? *(int *)p : test_default_procs();
 	int rc = gort_start(NULL);
 	CHILD_CHECK(rc == 0, 2, "gort_start(NULL) = %d (%s)", rc, gort_strerror(rc));
 	CHILD_CHECK(gort_procs() == want, 3, "gort_procs() = %d, want %d", gort_procs(), want);

@@ -416,23 +416,13 @@ PROCS_TEST(lifecycle, stats_add_up, 30)
 /* configuration from the environment                                        */
 /* ------------------------------------------------------------------------ */
 
-static int default_procs(void)
-{
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	if (sched_getaffinity(0, sizeof set, &set) != 0)
-		return -1;
-	int n = CPU_COUNT(&set);
-	return n > GORT_MAX_PROCS ? GORT_MAX_PROCS : n;
-}
-
 /* Start with cfg NULL, check gort_procs() against *(int *)p (0: the
  * default), run something, stop. */
 static int env_child(void *p)
 {
 	int want = *(int *)p;
 	if (want == 0)
-		want = default_procs();
+		want = test_default_procs();
 	int rc = gort_start(NULL);
 	CHILD_CHECK(rc == 0, 2, "gort_start(NULL) = %d", rc);
 	CHILD_CHECK(gort_procs() == want, 3, "gort_procs() = %d, want %d", gort_procs(), want);
