@@ -954,7 +954,15 @@ void gort_yield(void)
 	struct gort__p *p = m->p;
 	struct gort__g *next = next_local(p);
 	if (!next && !stopping()) {
-		next = globrunq_get(p, 0);
+		/* Nothing queued: this P's due timers may ready someone (Go's
+		 * Gosched goes through the scheduler, which runs them); a
+		 * loop of yields must not keep this P's sleepers asleep. */
+		if (atomic_load_explicit(&p->timers.when0, memory_order_relaxed)) {
+			gort__timers_run(p, gort__nanotime());
+			next = next_local(p);
+		}
+		if (!next)
+			next = globrunq_get(p, 0);
 		if (!next)
 			return; /* nothing else to run here */
 	}

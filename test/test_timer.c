@@ -123,6 +123,37 @@ Test(timer, sleep_parks_not_blocks, .timeout = 10)
 	rt_stop();
 }
 
+/* A coroutine that only yields does not keep the sleepers of its P asleep:
+ * a yield with nothing queued runs the P's due timers (as Go's Gosched
+ * goes through the scheduler).  Before, at procs 1 this hung. */
+static _Atomic int yield_spin_stop;
+
+static void yield_spinner(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&yield_spin_stop))
+		gort_yield();
+}
+
+static void yield_sleeper(void *arg)
+{
+	(void)arg;
+	gort_sleep(10 * MS);
+	atomic_store(&yield_spin_stop, 1);
+}
+
+PROCS_TEST(timer, yield_loop_runs_timers, 20)
+{
+	rt_start(procs);
+	atomic_store(&yield_spin_stop, 0);
+	for (int i = 0; i < procs; i++) /* one spinner on every P */
+		cr_assert_gt(gort_go(yield_spinner, NULL), 0);
+	co_run(yield_sleeper, NULL);
+	cr_assert_eq(atomic_load(&yield_spin_stop), 1);
+	CO_ASSERT_NO_FAILURES();
+	rt_stop();
+}
+
 /* ------------------------------------------------------------------------ */
 /* Many sleepers                                                             */
 /* ------------------------------------------------------------------------ */
