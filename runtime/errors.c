@@ -41,8 +41,10 @@ const char *gort_strerror(int err)
 }
 
 /* The words gort_dump, the leak check and gort-gdb.py (which reads this
- * table from the debug information) print for each wait reason. */
-static const char *const wait_reason_names[GORT__WR_COUNT_] = {
+ * table from the debug information) print for each wait reason.  `used`:
+ * clang would otherwise fold it into a lookup table of its own and drop
+ * the symbol gdb looks for. */
+__attribute__((used)) static const char *const wait_reason_names[GORT__WR_COUNT_] = {
 	[GORT__WR_NONE] = "",
 	[GORT__WR_WAITGROUP] = "waitgroup wait",
 	[GORT__WR_CHAN_SEND] = "chan send",
