@@ -1289,6 +1289,7 @@ PROCS12_TEST(badlife, descriptors_closed_by_stop, 30)
 /* A release after the last one: a fatal error naming it, while the memory
  * has not been reused.  (Not under ASan, which reports the use of freed
  * memory itself, nor under Valgrind.) */
+#ifndef GORT_TEST_ASAN
 static int double_release_chan(void *p)
 {
 	(void)p;
@@ -1318,7 +1319,6 @@ static int double_release_cancel_ctx(void *p)
 	return 0;
 }
 
-#ifndef GORT_TEST_ASAN
 Test(badlife, release_after_the_last_is_fatal, .timeout = 30)
 {
 	static struct child_result r;
