@@ -3,31 +3,39 @@
 #include <gort.h>
 #include <stdio.h>
 
-static void fetch(void *arg) /* a slow request: 50 ms */
+struct request {
+	gort_ctx *ctx;
+	gort_chan *reply;
+	gort_wg done;
+};
+
+static void fetch(void *arg) /* a slow request: 50 ms, unless cancelled */
 {
-	gort_chan *reply = arg;
+	struct request *r = arg;
 	int answer = 42;
-	gort_sleep(50 * GORT_MS);
-	gort_chan_send(reply, &answer); /* 1 slot: never blocks, never leaks */
-	gort_chan_release(reply);
+	if (gort_sleep_ctx(r->ctx, 50 * GORT_MS) == 0)
+		gort_chan_send(r->reply, &answer); /* 1 slot: never blocks */
+	gort_wg_done(&r->done);
 }
 
 static int real_main(void *arg)
 {
-	gort_ctx *ctx = gort_ctx_with_timeout(gort_ctx_background(), 10 * GORT_MS);
-	gort_chan *reply = gort_chan_make(sizeof(int), 1);
+	struct request r = {.ctx = gort_ctx_with_timeout(gort_ctx_background(), 10 * GORT_MS),
+			    .reply = gort_chan_make(sizeof(int), 1)};
 	int answer;
 
-	gort_go(fetch, gort_chan_retain(reply));
-	gort_case cases[] = {{.chan = reply, .dir = GORT_RECV, .elem = &answer},
-			     {.chan = gort_ctx_done(ctx), .dir = GORT_RECV}};
+	gort_wg_add(&r.done, 1);
+	gort_go(fetch, &r);
+	gort_case cases[] = {{.chan = r.reply, .dir = GORT_RECV, .elem = &answer},
+			     {.chan = gort_ctx_done(r.ctx), .dir = GORT_RECV}};
 	if (gort_select(cases, 2, false) == 0)
 		printf("answer: %d\n", answer);
 	else
-		printf("gave up: %s\n", gort_strerror(gort_ctx_err(ctx)));
-	gort_ctx_cancel(ctx); /* Go's defer cancel() */
-	gort_ctx_release(ctx);
-	gort_chan_release(reply);
+		printf("gave up: %s\n", gort_strerror(gort_ctx_err(r.ctx)));
+	gort_ctx_cancel(r.ctx); /* Go's defer cancel(): fetch stops too */
+	gort_wg_wait(&r.done);  /* nothing is left running */
+	gort_ctx_release(r.ctx);
+	gort_chan_release(r.reply);
 	return arg != NULL;
 }
 
