@@ -267,21 +267,10 @@ void soak_mem_detail(char *buf, size_t n)
 		 (mi.uordblks + mi.hblkhd) / 1024, mi.hblkhd / 1024, heap, anon, other);
 }
 
-int soak_count_tasks(void)
+/* Entries of a /proc directory, "." and ".." included; -1 if unreadable. */
+static int count_entries(const char *path)
 {
-	DIR *d = opendir("/proc/self/task");
-	int n = 0;
-	if (d == NULL)
-		return -1;
-	while (readdir(d) != NULL)
-		n++;
-	closedir(d);
-	return n - 2;
-}
-
-int soak_open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
+	DIR *d = opendir(path);
 	int n = 0;
 	if (d == NULL)
 		return -1;
@@ -289,4 +278,15 @@ int soak_open_fds(void)
 		n++;
 	closedir(d);
 	return n;
+}
+
+int soak_count_tasks(void)
+{
+	int n = count_entries("/proc/self/task");
+	return n < 0 ? -1 : n - 2;
+}
+
+int soak_open_fds(void)
+{
+	return count_entries("/proc/self/fd");
 }
