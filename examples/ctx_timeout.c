@@ -3,7 +3,7 @@
  * (it sleeps) and answers on a channel.  The caller gives each fetch a
  * context with a 50 ms timeout (Go's context.WithTimeout) and waits for
  * the answer or the context's end, whichever comes first
- * (gort_chan_recv_ctx).  Against a slow server (200 ms) the fetch gives up
+ * (gort_chan_recv_ctx).  Against a slow server (2 s) the fetch gives up
  * at the deadline with GORT_DEADLINE_EXCEEDED, and the server, which got
  * the same context with the request, stops working on it as an HTTP server
  * does when its client hangs up; against a fast server (5 ms) the fetch
@@ -89,7 +89,7 @@ static int fetch_with_timeout(struct request *rq)
 static int real_main(void *arg)
 {
 	(void)arg;
-	struct request slow = {.url = "/slow", .latency = 200 * MS};
+	struct request slow = {.url = "/slow", .latency = 2000 * MS};
 	struct request fast = {.url = "/fast", .latency = 5 * MS};
 	int e1 = fetch_with_timeout(&slow);
 	int e2 = fetch_with_timeout(&fast);

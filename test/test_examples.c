@@ -187,7 +187,7 @@ Test(examples, ctx_timeout, .timeout = 30)
 	run_example("ctx_timeout", &r);
 	assert_exit_ok(&r);
 	assert_has(&r, out,
-		   "fetch /slow (server takes 200 ms, timeout 50 ms): GORT_DEADLINE_EXCEEDED (context deadline exceeded)\n"
+		   "fetch /slow (server takes 2000 ms, timeout 50 ms): GORT_DEADLINE_EXCEEDED (context deadline exceeded)\n"
 		   "  gave up at the deadline, before the server would have answered: yes\n");
 	assert_has(&r, out, "fetch /fast (server takes 5 ms, timeout 50 ms): 200 OK \"hello from /fast\"\n");
 	assert_has(&r, out,
