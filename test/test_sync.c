@@ -261,7 +261,7 @@ static void mctx_case(bool thread, bool deadline)
 	static struct mctx m;
 	memset(&m, 0, sizeof m);
 	gort_mutex_lock(&m.mu);
-	m.ctx = deadline ? gort_ctx_with_timeout(NULL, 20 * 1000000LL) : mk_cancel();
+	m.ctx = deadline ? gort_ctx_with_timeout(NULL, 300 * 1000000LL) : mk_cancel();
 	cr_assert_not_null(m.ctx);
 	gort_wg_add(&m.done, 1);
 	pthread_t th;
@@ -948,7 +948,9 @@ static void rwc_case(bool deadline)
 {
 	static struct rwc c;
 	memset(&c, 0, sizeof c);
-	c.ctx = deadline ? gort_ctx_with_timeout(NULL, 30 * 1000000LL) : mk_cancel();
+	/* a deadline far enough that a loaded machine does not reach it
+	 * before the checks below (30 ms did, under ASan with a soak running) */
+	c.ctx = deadline ? gort_ctx_with_timeout(NULL, 500 * 1000000LL) : mk_cancel();
 	cr_assert_not_null(c.ctx);
 	gort_rwmutex_rlock(&c.rw);
 	gort_wg_add(&c.done, 2);
