@@ -127,15 +127,12 @@ int gort__select(gort_case *cs, size_t n, bool nonblocking, bool *closed_sendp, 
 	struct gort__sudog *sg = sgbuf;
 	*closed_sendp = false;
 	if (n > SMALL) {
-		poll = gort__sys_malloc(n * sizeof *poll);
-		order = gort__sys_malloc(n * sizeof *order);
-		sg = gort__sys_malloc(n * sizeof *sg);
-		if (!poll || !order || !sg) {
-			gort__sys_free(poll);
-			gort__sys_free(order);
-			gort__sys_free(sg);
+		/* one block: the sudogs, then the two index arrays */
+		sg = gort__sys_malloc(n * (sizeof *sg + sizeof *poll + sizeof *order));
+		if (!sg)
 			return -ENOMEM; /* nothing done */
-		}
+		poll = (size_t *)(sg + n);
+		order = poll + n;
 	}
 	int ret = -EAGAIN;
 	bool closed_send = false;
@@ -225,11 +222,8 @@ int gort__select(gort_case *cs, size_t n, bool nonblocking, bool *closed_sendp, 
 		cs[w].ok = success;
 	ret = w;
 out:
-	if (n > SMALL) {
-		gort__sys_free(poll);
-		gort__sys_free(order);
+	if (n > SMALL)
 		gort__sys_free(sg);
-	}
 	*closed_sendp = closed_send;
 	return ret;
 }
