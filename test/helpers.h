@@ -94,6 +94,29 @@ static inline long scaled_min(long n, long floor)
 #define scaled(n) scaled_min((n), 1)
 
 /* ------------------------------------------------------------------------ */
+/* Valgrind                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Valgrind runs the program on a synthetic CPU that does not keep the
+ * MXCSR/x87 sticky exception flags (an fp exception never sets them), so a
+ * test of those flags says nothing there and skips. */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define TEST_HAVE_VALGRIND_H 1
+#endif
+#endif
+static inline int running_under_valgrind(void)
+{
+#ifdef TEST_HAVE_VALGRIND_H
+	return RUNNING_ON_VALGRIND != 0;
+#else
+	const char *p = getenv("LD_PRELOAD");
+	return p != NULL && strstr(p, "vgpreload") != NULL;
+#endif
+}
+
+/* ------------------------------------------------------------------------ */
 /* Clocks                                                                    */
 /* ------------------------------------------------------------------------ */
 
