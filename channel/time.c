@@ -27,15 +27,22 @@ struct gort_timer {
 	bool self_free; /* gort_after: frees itself once fired */
 };
 
-static void fire(struct gort__timer *t, void *arg, int64_t now)
+/* A gort_after timer is done (fired, or dropped by gort_stop before it
+ * could): its own channel reference goes, and so does it. */
+static void self_free_drop(struct gort__timer *t, void *arg)
 {
 	(void)t;
 	struct gort_timer *gt = arg;
+	gort_chan_release(gt->c);
+	gort__sys_free(gt);
+}
+
+static void fire(struct gort__timer *t, void *arg, int64_t now)
+{
+	struct gort_timer *gt = arg;
 	gort_chan_try_send(gt->c, &now);
-	if (gt->self_free) {
-		gort_chan_release(gt->c);
-		gort__sys_free(gt);
-	}
+	if (gt->self_free)
+		self_free_drop(t, gt);
 }
 
 static gort_timer *timer_new_full(int64_t ns, int64_t period, bool self_free, gort_chan **cout)
@@ -47,6 +54,8 @@ static gort_timer *timer_new_full(int64_t ns, int64_t period, bool self_free, go
 		return NULL;
 	gt->c = gort_chan_make(sizeof(int64_t), 1);
 	gt->self_free = self_free;
+	if (self_free)
+		gt->t.drop = self_free_drop;
 	if (!gt->c) {
 		gort__sys_free(gt);
 		return NULL;

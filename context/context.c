@@ -28,10 +28,12 @@
  * themselves.  Time is proportional to the number of descendants; no
  * recursion, whatever the depth.
  *
- * Deadlines.  A timer on the runtime's per-P heaps; its callback (which
- * runs under a heap lock, where stopping other timers would deadlock)
- * spawns a coroutine that cancels with GORT_DEADLINE_EXCEEDED.  A deadline
- * later than the parent's effective one is not armed (Go's rule).
+ * Deadlines.  A timer on the runtime's per-P heaps, armed "unlocked": its
+ * callback runs just after the heap's lock is released (cancelling stops
+ * the tree's timers, which may sit in that heap) and cancels with
+ * GORT_DEADLINE_EXCEEDED on the M that ran the heap; nothing is spawned,
+ * so a deadline cannot fail to fire.  A deadline later than the parent's
+ * effective one is not armed (Go's rule).
  *
  * Locks: each node's lock guards its err/cause (err is also read lock-free:
  * atomic, set once), done, kids and watches, the arming of its deadline
@@ -328,20 +330,15 @@ gort_ctx *gort_ctx_with_value(gort_ctx *parent, const void *key, void *value)
 	return c;
 }
 
-static void deadline_cancel(void *arg)
-{
-	struct gort_ctx *c = arg;
-	cancel_node(c, GORT_DEADLINE_EXCEEDED, GORT_DEADLINE_EXCEEDED);
-	ctx_unref(c); /* the timer's reference */
-}
-
-/* Timer callback, under a heap lock: the cancel runs in a coroutine. */
+/* Timer callback, run unlocked (gort__timer_start_unlocked): cancelling
+ * stops the timers of the tree, which may sit in the heap just run. */
 static void deadline_fire(struct gort__timer *t, void *arg, int64_t now)
 {
 	(void)t;
 	(void)now;
-	if (gort_go_with(deadline_cancel, arg, .name = "context deadline") < 0)
-		gort__fatal("context: cannot spawn the deadline's canceller");
+	struct gort_ctx *c = arg;
+	cancel_node(c, GORT_DEADLINE_EXCEEDED, GORT_DEADLINE_EXCEEDED);
+	ctx_unref(c); /* the timer's reference */
 }
 
 gort_ctx *gort_ctx_with_deadline_at(gort_ctx *parent, int64_t deadline, const char *file, int line)
@@ -374,7 +371,7 @@ gort_ctx *gort_ctx_with_deadline_at(gort_ctx *parent, int64_t deadline, const ch
 	int rc = 0;
 	if (!atomic_load_explicit(&c->err, memory_order_relaxed)) {
 		ctx_ref(c); /* the timer's */
-		rc = gort__timer_start(&c->timer, deadline, 0, deadline_fire, c);
+		rc = gort__timer_start_unlocked(&c->timer, deadline, deadline_fire, c);
 		if (rc) {
 			atomic_fetch_sub(&c->refs, 1); /* not the last: the caller's is left */
 		} else {
@@ -427,7 +424,7 @@ static void dl_revive(struct gort_ctx *d)
 		if (d->deadline <= gort__nanotime())
 			expired = true;
 		else if (gort_running() &&
-			 gort__timer_start(&d->timer, d->deadline, 0, deadline_fire, d) == 0)
+			 gort__timer_start_unlocked(&d->timer, d->deadline, deadline_fire, d) == 0)
 			atomic_store_explicit(&d->armed_run, d->timer.run_id, memory_order_release);
 	}
 	gort__lock_release(&d->lock);
@@ -569,9 +566,10 @@ void gort__ctx_unwatch(struct gort__ctx_watch *w)
 /* After-funcs                                                         */
 /* ------------------------------------------------------------------ */
 
-/* state: 0 armed, 1 started (fn's coroutine spawned), 2 stopped.  Whoever
- * moves it from 0 decides.  refs: the handle's, and the coroutine's while
- * it has not read fn and arg. */
+/* state: 0 armed, 1 started (fn's coroutine spawned, or to be), 2
+ * stopped.  Whoever moves it from 0 decides.  refs: the handle's, and the
+ * coroutine's while it has not read fn and arg (from the start on,
+ * including the retries). */
 struct gort_ctx_after {
 	struct gort__ctx_watch w;
 	gort_ctx *ctx;          /* (i) referenced */
@@ -579,6 +577,8 @@ struct gort_ctx_after {
 	void *arg;              /* (i) */
 	_Atomic int state;
 	_Atomic int refs;
+	struct gort__timer retry; /* (the starter) spawning again after a failure */
+	int64_t backoff;        /* (the starter) the last wait before a retry */
 };
 
 static void after_put(struct gort_ctx_after *a)
@@ -598,6 +598,41 @@ static void after_run(void *arg)
 	fn(fa);
 }
 
+static void after_spawn(struct gort_ctx_after *a);
+
+static void after_retry_fire(struct gort__timer *t, void *arg, int64_t now)
+{
+	(void)t;
+	(void)now;
+	after_spawn(arg);
+}
+
+/* gort_stop came first: fn never runs. */
+static void after_retry_drop(struct gort__timer *t, void *arg)
+{
+	(void)t;
+	after_put(arg);
+}
+
+/* Spawn fn's coroutine (the coroutine's reference is taken).  When none
+ * can be had (out of memory), try again on a timer, waiting 1 ms, then
+ * twice as long each time up to 100 ms: fn runs late rather than never,
+ * and the program goes on. */
+static void after_spawn(struct gort_ctx_after *a)
+{
+	enum { FIRST = 1000000, MOST = 100000000 };
+	if (gort_go_with(after_run, a, .name = "context after-func") >= 0)
+		return;
+	if (!gort_running()) {
+		after_put(a); /* no runtime to run fn (cancelled after gort_stop) */
+		return;
+	}
+	a->backoff = a->backoff ? (a->backoff >= MOST / 2 ? MOST : 2 * a->backoff) : FIRST;
+	a->retry.drop = after_retry_drop;
+	if (gort__timer_start_unlocked(&a->retry, gort__deadline_after(a->backoff), after_retry_fire, a))
+		gort__fatal("context: cannot start an after-func: out of memory");
+}
+
 /* Start fn's coroutine, unless stopped first. */
 static void after_start(struct gort_ctx_after *a)
 {
@@ -605,8 +640,7 @@ static void after_start(struct gort_ctx_after *a)
 	if (!atomic_compare_exchange_strong(&a->state, &z, 1))
 		return;
 	atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
-	if (gort_go_with(after_run, a, .name = "context after-func") < 0)
-		gort__fatal("context: cannot spawn an after-func");
+	after_spawn(a);
 }
 
 static void after_fire(struct gort__ctx_watch *w, int err)

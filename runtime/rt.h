@@ -320,6 +320,9 @@ struct gort__m {
 	gort__note park;             /* (a) idle Ms sleep here */
 	struct gort__m *link;        /* (s) idle list */
 	bool idle;                   /* (s) on the idle list */
+	bool timer_refill;           /* (o) it left the timer duty (woke at a deadline)
+				      * with a P: once it has work, it hands the duty
+				      * to another idle M (m_main) */
 	int in_timers;               /* (o) running timer callbacks: readied Gs queue
 				      * FIFO (deadline order), not in runnext */
 	struct gort__m *alllink;     /* (s) list of all Ms */
@@ -340,6 +343,10 @@ struct gort__sched {
 	_Atomic int32_t npidle;      /* (a) changed under (s); read lock-free seq_cst */
 	struct gort__m *midle;       /* (s) idle Ms */
 	_Atomic int32_t nmidle;      /* (s) written under the lock; read racily by stats */
+	/* (s) the one idle M that sleeps until the earliest timer (or the
+	 * deadlock check's deadline); the others sleep until handed a P.
+	 * NULL when no idle M holds that duty (see stopm in sched.c) */
+	struct gort__m *mtimed;
 	struct gort__m *allm;        /* (s) */
 	_Atomic int32_t mcount;      /* (a) Ms created */
 	int32_t maxm;                /* (i) the M pool's limit (GORT_MAX_THREADS) */

@@ -1,3 +1,17 @@
+/* stopm: sleep until startm hands this M a P, or the runtime stops.
+ *
+ * Timer duty: one idle M at a time (sched.mtimed) sleeps only until the
+ * earliest timer of all heaps (or, with none armed, until the deadlock
+ * check's deadline); every other idle M sleeps until it is handed a P.
+ * (When every idle M slept until the same deadline, they all woke at
+ * once, and while they were off the idle list startm found none and made
+ * new threads: the pool grew without bound under many short sleeps.)
+ * Arming a timer that becomes its heap's earliest wakes the M on duty
+ * where it sleeps, to re-compute its deadline (gort__timer_kick).  At its
+ * deadline the M on duty leaves the list and the duty, takes a free P and
+ * returns, so findrunnable runs the due timers; if it then has work, it
+ * hands the duty to another idle M (timer_duty_refill), else it comes back
+ * here and takes the duty again.  startm hands a P to the M on duty last. */
 /*
  * sched.c — the scheduler: Ps, Ms, run queues, stealing, parking.
  *
@@ -488,6 +502,32 @@ static int newm(struct gort__p *p, bool spinning)
 	return rc;
 }
 
+/* sched.lock held: take m off the idle list (it may be anywhere in it);
+ * it no longer holds the timer duty. */
+static void midle_unlink(struct gort__m *m)
+{
+	struct gort__m **pp = &gort__sched.midle;
+	while (*pp != m)
+		pp = &(*pp)->link;
+	*pp = m->link;
+	gort__sched.nmidle--;
+	m->idle = false;
+	if (gort__sched.mtimed == m)
+		gort__sched.mtimed = NULL;
+}
+
+/* sched.lock held: an idle M to hand a P to, NULL if none.  The one on
+ * timer duty goes last, so that the duty does not move for nothing. */
+static struct gort__m *midle_get(void)
+{
+	struct gort__m *m = gort__sched.midle;
+	if (m && m == gort__sched.mtimed && m->link)
+		m = m->link;
+	if (m)
+		midle_unlink(m);
+	return m;
+}
+
 /* Run p (an idle P if NULL) on an idle or new M.  If spinning, the caller
  * has already counted the new M in nmspinning. */
 static void startm(struct gort__p *p, bool spinning)
@@ -509,11 +549,8 @@ static void startm(struct gort__p *p, bool spinning)
 			atomic_fetch_sub(&gort__sched.nmspinning, 1);
 		return;
 	}
-	struct gort__m *nm = gort__sched.midle;
+	struct gort__m *nm = midle_get();
 	if (nm) {
-		gort__sched.midle = nm->link;
-		gort__sched.nmidle--;
-		nm->idle = false;
 		nm->spinning = spinning;
 		nm->nextp = p;
 		gort__lock_release(&gort__sched.lock);
@@ -582,10 +619,6 @@ static void reset_spinning(struct gort__m *m)
 	wakep();
 }
 
-/* Sleep until startm hands this M a P, or the runtime stops.  While timers
- * are armed anywhere, sleep only until the earliest; on that timeout (or
- * when gort__timer_kick wakes it because an earlier timer was armed) take
- * an idle P, if any, and return so findrunnable runs the due timers. */
 /* Idle time: give freed stacks' pages back, a chunk at a time, while no
  * work is queued and no timer is due within the next millisecond (each
  * chunk costs about 0.1 ms; work readied meanwhile wakes another M). */
@@ -652,10 +685,66 @@ static int poll_instead_of_sleeping(struct gort__m *m)
 	return p ? POLL_RUN : POLL_BUSY;
 }
 
+/* Sleep until startm hands this M a P, or the runtime stops.
+ *
+ * Timer duty: one idle M at a time (sched.mtimed) sleeps only until the
+ * earliest timer of all heaps (or, with none armed, until the deadlock
+ * check's deadline); every other idle M sleeps until it is handed a P.
+ * When all idle Ms slept until the same deadline they all woke at once,
+ * and while they were awake and off the idle list startm found none and
+ * made new threads: the pool grew without bound under many short sleeps.
+ * The M on duty leaves it when woken: at its deadline (or by
+ * gort__timer_kick, because an earlier timer was armed) it takes an idle
+ * P, if any, and returns so findrunnable runs the due timers; if it then
+ * has work to run, it hands the duty on (timer_duty_refill), else it
+ * comes back here and takes the duty again.  startm hands a P to the M on
+ * duty last. */
+/* m was just put on the idle list; sched.lock is held, and released.
+ * Sleep until taken off the list (handed a P, a poller wanted, the runtime
+ * stopping): true; or, while on timer duty, until the earliest timer is
+ * due: false, and m has left the list and the duty.  A kick wakes the M
+ * on duty where it is, to re-compute its deadline.  With no timer armed,
+ * an M that may (timed) and sees every P idle sleeps the deadlock
+ * detector's confirmation window instead (then false as well). */
+static bool idle_sleep(struct gort__m *m, bool timed)
+{
+	for (;;) {
+		bool duty = gort__sched.mtimed == m;
+		gort__lock_release(&gort__sched.lock);
+		gort__fence_sc(); /* on the idle list, then read when0 (gort__timer_kick) */
+		int64_t deadline = duty ? gort__timers_earliest() : 0;
+		bool confirm = false; /* sleeping to confirm a deadlock */
+		if (!deadline && timed) {
+			deadline = gort__deadlock_idle_deadline();
+			confirm = deadline != 0;
+		}
+		bool woken = deadline ? gort__note_sleep_until(&m->park, deadline)
+				      : (gort__note_sleep(&m->park), true);
+		if (!woken && confirm)
+			gort__deadlock_check();
+		gort__lock_acquire(&gort__sched.lock);
+		if (!m->idle) {
+			/* taken off the list: if we timed out meanwhile, the
+			 * taker's wake is on its way */
+			gort__lock_release(&gort__sched.lock);
+			if (!woken)
+				gort__note_sleep(&m->park);
+			gort__note_clear(&m->park);
+			return true;
+		}
+		if (!woken) {
+			midle_unlink(m);
+			gort__lock_release(&gort__sched.lock);
+			return false;
+		}
+		gort__note_clear(&m->park); /* a kick (or a stale wake): again */
+	}
+}
+
 static void stopm(struct gort__m *m)
 {
 	scavenge();
-	bool timed = true; /* sleep until the earliest timer (see below) */
+	bool timed = true; /* may poll, may take the timer duty */
 	for (;;) {
 		int pr = timed ? poll_instead_of_sleeping(m) : POLL_NONE;
 		if (pr == POLL_RUN)
@@ -673,37 +762,9 @@ static void stopm(struct gort__m *m)
 		gort__sched.midle = m;
 		gort__sched.nmidle++;
 		m->idle = true;
-		gort__lock_release(&gort__sched.lock);
-		int64_t deadline = timed ? gort__timers_earliest() : 0;
-		bool confirm = false; /* sleeping to confirm a deadlock */
-		if (!deadline && timed) {
-			deadline = gort__deadlock_idle_deadline();
-			confirm = deadline != 0;
-		}
-		bool woken = deadline ? gort__note_sleep_until(&m->park, deadline)
-				      : (gort__note_sleep(&m->park), true);
-		if (!woken && confirm)
-			gort__deadlock_check();
-		if (!woken) {
-			/* timed out: leave the idle list, unless someone just took
-			 * us off it to hand us a P (their wake is on its way) */
-			gort__lock_acquire(&gort__sched.lock);
-			if (m->idle) {
-				struct gort__m **pp = &gort__sched.midle;
-				while (*pp != m)
-					pp = &(*pp)->link;
-				*pp = m->link;
-				gort__sched.nmidle--;
-				m->idle = false;
-				gort__lock_release(&gort__sched.lock);
-			} else {
-				gort__lock_release(&gort__sched.lock);
-				gort__note_sleep(&m->park);
-				woken = true;
-			}
-		}
-		if (woken)
-			gort__note_clear(&m->park);
+		if (timed && !gort__sched.mtimed)
+			gort__sched.mtimed = m;
+		bool taken = idle_sleep(m, timed);
 		if (m->nextp) {
 			acquirep(m, m->nextp);
 			m->nextp = NULL;
@@ -711,24 +772,72 @@ static void stopm(struct gort__m *m)
 		}
 		if (stopping())
 			return;
-		/* a timer is due (or an earlier one was armed): run them if a P
-		 * is free; else the busy Ps run them at their next schedule */
+		/* a timer is due, or a poller is wanted: take a free P and
+		 * return (findrunnable runs the due timers and polls); with
+		 * none, the busy Ps run the due timers at their next schedule */
 		gort__lock_acquire(&gort__sched.lock);
 		struct gort__p *p = pidleget();
 		gort__lock_release(&gort__sched.lock);
 		if (p) {
 			acquirep(m, p);
+			m->timer_refill = true;
 			return;
 		}
 		/* Every P has an M, which runs the due timers (sw_finish): sleep
 		 * until woken, not on a deadline that may already be past. */
-		timed = woken;
+		timed = taken;
 	}
 }
 
-/* A timer became its heap's earliest: wake an idle M (if any) so that it
- * re-computes how long to sleep. */
+/* Wake the idle M on timer duty where it sleeps, so that it re-computes
+ * its deadline; if none holds the duty, give it to an idle M and wake
+ * that one.  If only_vacant, nothing when an M holds the duty.  At most
+ * one M is ever woken for timers at a time: a kick does not take it off
+ * the idle list (when every kick took an idle M off it, a burst of kicks
+ * drained the list faster than an oversubscribed machine ran the woken
+ * threads, and startm made new ones). */
+static void timer_duty_wake(bool only_vacant)
+{
+	gort__lock_acquire(&gort__sched.lock);
+	struct gort__m *m = gort__sched.mtimed;
+	if (m && only_vacant)
+		m = NULL;
+	else if (!m && (m = gort__sched.midle))
+		gort__sched.mtimed = m;
+	gort__lock_release(&gort__sched.lock);
+	if (m)
+		gort__note_wake(&m->park);
+}
+
+/* A timer became its heap's earliest (its when0 is stored).  Dekker with
+ * idle_sleep: either an M going idle reads the new when0 after this, or
+ * this sees it on the idle list.  (Not "no idle P, no wake": an M may
+ * take the duty while its P is taken by another, reading when0 before
+ * this timer's store.) */
 void gort__timer_kick(void)
+{
+	gort__netpoll_break();
+	gort__fence_sc();
+	if (atomic_load_explicit(&gort__sched.nmidle, memory_order_seq_cst) == 0)
+		return;
+	timer_duty_wake(false);
+}
+
+/* m left the timer duty holding a P (its deadline came, or a kick) and
+ * found work: while it runs that, another idle M takes the duty, if
+ * timers are armed and no M holds it. */
+static void timer_duty_refill(struct gort__m *m)
+{
+	m->timer_refill = false;
+	if (atomic_load_explicit(&gort__sched.nmidle, memory_order_relaxed) == 0 ||
+	    !gort__timers_earliest())
+		return;
+	timer_duty_wake(true);
+}
+
+/* A plain thread started waiting on a descriptor: some M must poll.  An
+ * idle M taken off the list goes round stopm's loop, which polls. */
+void gort__netpoll_kick(void)
 {
 	gort__netpoll_break();
 	if (atomic_load_explicit(&gort__sched.npidle, memory_order_relaxed) == 0)
@@ -736,20 +845,12 @@ void gort__timer_kick(void)
 	gort__lock_acquire(&gort__sched.lock);
 	struct gort__m *m = gort__sched.midle;
 	if (m) {
-		gort__sched.midle = m->link;
-		gort__sched.nmidle--;
-		m->idle = false;
+		midle_unlink(m);
 		m->nextp = NULL;
 	}
 	gort__lock_release(&gort__sched.lock);
 	if (m)
 		gort__note_wake(&m->park);
-}
-
-/* A plain thread started waiting on a descriptor: some M must poll. */
-void gort__netpoll_kick(void)
-{
-	gort__timer_kick();
 }
 
 /* ------------------------------------------------------------------ */
@@ -1213,6 +1314,8 @@ static void *m_main(void *arg)
 				break;
 			if (m->spinning)
 				reset_spinning(m);
+			if (m->timer_refill)
+				timer_duty_refill(m);
 		}
 		execute(m, g);
 	}
@@ -1365,6 +1468,7 @@ static void sched_reset(void)
 	gort__sched.pidle = NULL;
 	atomic_store(&gort__sched.npidle, 0);
 	gort__sched.midle = NULL;
+	gort__sched.mtimed = NULL;
 	gort__sched.nmidle = 0;
 	gort__sched.allm = NULL;
 	atomic_store(&gort__sched.mcount, 0);
@@ -1430,6 +1534,11 @@ static int start(const gort_config *cfg, bool under_main)
 		p->id = i;
 		p->rand = 0x2545F4914F6CDD1Dull * (uint64_t)(i + 1) | 1;
 		gort__sched.allp[i] = p;
+		if (gort__timers_init(p) != 0) {
+			free_ps(i + 1);
+			rc = -ENOMEM;
+			goto out_stacks;
+		}
 	}
 	for (int i = c.procs - 1; i >= 0; i--)
 		pidleput(gort__sched.allp[i]);
@@ -1488,9 +1597,7 @@ int gort_stop(void)
 	gort__lock_acquire(&gort__sched.lock);
 	while (gort__sched.midle) {
 		struct gort__m *m = gort__sched.midle;
-		gort__sched.midle = m->link;
-		gort__sched.nmidle--;
-		m->idle = false;
+		midle_unlink(m);
 		m->nextp = NULL;
 		gort__note_wake(&m->park);
 	}

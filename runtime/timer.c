@@ -29,7 +29,16 @@
  * lock, returns only after a running callback finished: a timer can be
  * stopped and its memory reused at once.  The runner is done with the
  * timer struct before it calls the callback (a one-shot timer is off the
- * heap first; a periodic one is re-armed first).
+ * heap first; a periodic one is re-armed first).  A callback that must
+ * stop or arm timers itself (a context's deadline cancels a whole tree,
+ * whose nodes' timers may sit in this heap) is armed "unlocked": the
+ * runner takes it off the heap with the others, links it on a list of its
+ * own, and calls it after releasing the lock.  Its owner keeps it alive
+ * until it has run (stop cannot wait for it).
+ *
+ * At gort_stop the timers still armed never fire; a timer that owns
+ * itself (gort_after's, an after-func's retry) has a drop function that
+ * frees it then.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -108,25 +117,38 @@ static struct gort__theap *my_heap(void)
 
 void gort__timer_kick(void); /* sched.c: an idle M re-computes its sleep */
 
-int gort__timer_start(struct gort__timer *t, int64_t when, int64_t period, gort__timer_fn fn,
-		      void *arg)
+#define HEAP_FIRST 64 /* entries of a heap from the start; it doubles when full */
+
+static int heap_grow(struct gort__theap *h)
+{
+	int cap = h->cap ? 2 * h->cap : HEAP_FIRST;
+	struct gort__tentry *ne = gort__sys_realloc(h->e, (size_t)cap * sizeof(struct gort__tentry));
+	if (!ne)
+		return -ENOMEM;
+	h->e = ne;
+	h->cap = cap;
+	return 0;
+}
+
+int gort__timers_init(struct gort__p *p)
+{
+	return heap_grow(&p->timers);
+}
+
+static int timer_arm(struct gort__timer *t, int64_t when, int64_t period, gort__timer_fn fn,
+		     void *arg, bool unlocked)
 {
 	struct gort__theap *h = my_heap();
 	gort__lock_acquire(&h->lock);
-	if (h->n == h->cap) {
-		int cap = h->cap ? 2 * h->cap : 64;
-		struct gort__tentry *ne = gort__sys_realloc(h->e, (size_t)cap * sizeof(struct gort__tentry));
-		if (!ne) {
-			gort__lock_release(&h->lock);
-			return -ENOMEM;
-		}
-		h->e = ne;
-		h->cap = cap;
+	if (h->n == h->cap && heap_grow(h) != 0) {
+		gort__lock_release(&h->lock);
+		return -ENOMEM;
 	}
 	t->when = when;
 	t->period = period;
 	t->fn = fn;
 	t->arg = arg;
+	t->unlocked = unlocked;
 	t->home = h;
 	t->dropped = false;
 	t->run_id = atomic_load_explicit(&gort__sched.run_id, memory_order_relaxed);
@@ -139,6 +161,17 @@ int gort__timer_start(struct gort__timer *t, int64_t when, int64_t period, gort_
 	if (earliest)
 		gort__timer_kick();
 	return 0;
+}
+
+int gort__timer_start(struct gort__timer *t, int64_t when, int64_t period, gort__timer_fn fn,
+		      void *arg)
+{
+	return timer_arm(t, when, period, fn, arg, false);
+}
+
+int gort__timer_start_unlocked(struct gort__timer *t, int64_t when, gort__timer_fn fn, void *arg)
+{
+	return timer_arm(t, when, 0, fn, arg, true);
 }
 
 bool gort__timer_stop(struct gort__timer *t)
@@ -181,6 +214,7 @@ void gort__timers_run(struct gort__p *p, int64_t now)
 	int budget = m && m->p ? gort__runq_room(m->p) : GORT__RUNQ_SIZE;
 	if (budget <= 0)
 		return;
+	struct gort__timer *later = NULL, **tail = &later; /* unlocked ones */
 	gort__lock_acquire(&h->lock);
 	if (m)
 		m->in_timers++;
@@ -196,12 +230,23 @@ void gort__timers_run(struct gort__p *p, int64_t now)
 			heap_remove(h, t);
 		}
 		GORT__BUMP(p->st.timers_fired);
+		if (t->unlocked) {
+			t->later = NULL;
+			*tail = t;
+			tail = &t->later;
+			continue;
+		}
+		t->fn(t, t->arg, now); /* t may be freed by its owner after this */
+	}
+	update_when0(h);
+	gort__lock_release(&h->lock);
+	while (later) {
+		struct gort__timer *t = later;
+		later = t->later;
 		t->fn(t, t->arg, now); /* t may be freed by its owner after this */
 	}
 	if (m)
 		m->in_timers--;
-	update_when0(h);
-	gort__lock_release(&h->lock);
 }
 
 int64_t gort__timers_earliest(void)
@@ -227,6 +272,8 @@ void gort__timers_fini(struct gort__p *p)
 		t->idx = -1;
 		t->home = NULL;
 		t->dropped = true;
+		if (t->drop)
+			t->drop(t, t->arg); /* t may be freed by its owner after this */
 	}
 	p->timers.n = 0;
 	gort__sys_free(p->timers.e);

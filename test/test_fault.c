@@ -17,6 +17,7 @@
 #include "helpers.h"
 
 #include "../runtime/inject.h"
+#include "../runtime/rt.h"
 
 #include <fcntl.h>
 
@@ -631,6 +632,95 @@ Test(fault, stack_map_failure_is_fatal, .timeout = 60)
 	cr_assert(strstr(r.err, "fatal error: out of memory: cannot map a") &&
 			  strstr(r.err, "stack for coroutine"),
 		  "stderr:\n%s", r.err);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Contexts while no coroutine can be made                                   */
+/* ------------------------------------------------------------------------ */
+
+struct nospawn {
+	_Atomic int ran;
+	int recv_rc, err, ran_while;
+	bool ok;
+	uint64_t injected;
+};
+
+static void after_mark(void *arg)
+{
+	atomic_fetch_add(&((struct nospawn *)arg)->ran, 1);
+}
+
+static void filler(void *arg)
+{
+	gort_chan_recv(arg, NULL, NULL);
+}
+
+/* Free G records, on every P's list and the global one (read while the
+ * runtime is quiet: only this coroutine runs). */
+static int free_gs(void)
+{
+	int n = gort__sched.ngfree;
+	for (int i = 0; i < gort__sched.nprocs; i++)
+		n += gort__sched.allp[i]->ngfree;
+	return n;
+}
+
+/* Every allocation and mapping fails while a deadline passes and an
+ * after-func's context is cancelled.  No coroutine can be made then (the
+ * free G records are all taken by parked fillers, and a new chunk of them
+ * cannot be had), yet the deadline cancels its context (its timer cancels
+ * in place, spawning nothing), and the after-func runs once, once memory
+ * is back (its start is retried on a timer, not a fatal error). */
+static void nospawn_body(void *arg)
+{
+	struct nospawn *s = arg;
+	gort_chan *hold = gort_chan_make(0, 0);
+	int fillers = 0;
+	while (hold && fillers < 1000 && (fillers == 0 || free_gs() > 0) &&
+	       gort_go(filler, hold) > 0)
+		fillers++;
+	CO_CHECK(free_gs() == 0, "%d fillers left %d free Gs", fillers, free_gs());
+	gort_sleep(GORT_MS); /* the fillers run (their stacks) and park */
+	gort_ctx *ctx = gort_ctx_with_cancel(NULL);
+	gort_ctx *dl = gort_ctx_with_timeout(NULL, 5 * GORT_MS);
+	gort_chan *done = dl ? gort_ctx_done(dl) : NULL;
+	gort_ctx_after *af = ctx && done ? gort_ctx_after_func(ctx, after_mark, s) : NULL;
+	CO_CHECK(af != NULL, "set-up failed");
+	if (!af)
+		return;
+	struct gort__inject_plan plan = {.kinds = (1u << GORT__FAULT_ALLOC) | (1u << GORT__FAULT_MMAP),
+					 .nth = 1, .every = true};
+	gort__inject_arm(&plan);
+	gort_ctx_cancel(ctx);
+	s->ok = true;
+	s->recv_rc = gort_chan_recv(done, NULL, &s->ok);
+	s->err = gort_ctx_err(dl);
+	gort_sleep(5 * GORT_MS);
+	s->ran_while = atomic_load(&s->ran);
+	s->injected = gort__inject_failures();
+	gort__inject_disarm();
+	for (int i = 0; i < 5000 && atomic_load(&s->ran) == 0; i++)
+		gort_sleep(GORT_MS);
+	gort_sleep(20 * GORT_MS); /* would it run twice? */
+	gort_ctx_after_func_stop(af);
+	gort_ctx_release(dl);
+	gort_ctx_release(ctx);
+	gort_chan_close(hold);
+	gort_chan_release(hold);
+}
+
+PROCS_TEST(fault, deadline_and_after_func_without_spawns, 60)
+{
+	static struct nospawn s;
+	rt_start(procs);
+	co_run(nospawn_body, &s);
+	CO_ASSERT_NO_FAILURES();
+	cr_assert_gt(s.injected, 0, "nothing failed: the test did not test");
+	cr_assert(s.recv_rc == 0 && !s.ok, "done: %d, ok %d", s.recv_rc, s.ok);
+	cr_assert_eq(s.err, GORT_DEADLINE_EXCEEDED, "err %d", s.err);
+	cr_assert_eq(s.ran_while, 0, "the after-func ran while no coroutine could be made");
+	cr_assert_eq(atomic_load(&s.ran), 1, "the after-func ran %d times", atomic_load(&s.ran));
+	rt_stop();
 }
 
 /* ------------------------------------------------------------------------ */

@@ -677,3 +677,51 @@ Test(sched, global_queue_cannot_starve_behind_busy_local_queue, .timeout = 30)
 		rt_stop();
 	}
 }
+
+/* ------------------------------------------------------------------------ */
+/* The M pool under many short sleeps                                        */
+/* ------------------------------------------------------------------------ */
+
+struct naps {
+	_Atomic bool stop;
+	gort_wg done;
+	_Atomic long naps;
+};
+
+static void napper(void *p)
+{
+	struct naps *s = p;
+	uint64_t x = (uint64_t)(uintptr_t)&x | 1;
+	while (!atomic_load(&s->stop)) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		gort_sleep(50 * GORT_US + (int64_t)(x % (2 * GORT_MS)));
+		atomic_fetch_add(&s->naps, 1);
+	}
+	gort_wg_done(&s->done);
+}
+
+/* A thousand coroutines sleep 50 us .. 2 ms over and over for a second:
+ * the runtime needs an M per P and one idle M waiting for the earliest
+ * timer, and makes no more.  (When every idle M slept until the same
+ * deadline they all woke together, and startm, finding the idle list
+ * empty meanwhile, made new threads: 8 Ps had 13-15 threads after a
+ * second on 2 cores, and more every second after.) */
+PROCS_TEST(sched, short_sleeps_do_not_grow_the_m_pool, 30)
+{
+	enum { NAPPERS = 1000 };
+	static struct naps s;
+	atomic_store(&s.stop, false);
+	rt_start(procs);
+	gort_wg_add(&s.done, NAPPERS);
+	for (int i = 0; i < NAPPERS; i++)
+		cr_assert_gt(gort_go(napper, &s), 0);
+	sleep_ms(1000);
+	gort_stats st;
+	cr_assert_eq(gort_stats_read(&st), 0);
+	atomic_store(&s.stop, true);
+	gort_wg_wait(&s.done);
+	cr_assert_gt(atomic_load(&s.naps), NAPPERS, "the nappers did not nap");
+	cr_assert_leq(st.threads, procs + 3, "%d threads for %d procs (%d idle)", st.threads, procs,
+		      st.idle_threads);
+	rt_stop();
+}
