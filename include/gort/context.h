@@ -80,7 +80,8 @@ GORT_API gort_ctx *gort_ctx_with_cancel_at(gort_ctx *parent, const char *file, i
  * has no deadline of its own).  A deadline in the past gives a context
  * that is done already.  gort_ctx_with_timeout(parent, ns) is
  * gort_ctx_with_deadline(parent, gort_now() + ns) (saturating).  The
- * deadline fires from a coroutine the runtime spawns.
+ * deadline's timer cancels the context on the thread that runs it; it
+ * needs no coroutine.
  * Returns: the new context (one reference; cancel it, then release it),
  *   or NULL if memory is short or, for a deadline in the future, if the
  *   runtime is not running.
@@ -185,9 +186,10 @@ GORT_API void gort_ctx_release(gort_ctx *ctx);
  * Runs fn(arg) in a new coroutine ("context after-func") once ctx is done
  * (at once if it is; never if it cannot be): Go's context.AfterFunc.  The
  * handle is freed by gort_ctx_after_func_stop, which must be called once,
- * before or after fn ran.  The runtime must be running when ctx ends (a
- * failed spawn then is a fatal error, "context: cannot spawn an
- * after-func").
+ * before or after fn ran.  When no coroutine can be made as ctx ends (out
+ * of memory), the start is tried again on a timer (after 1 ms, doubling
+ * up to 100 ms), so fn runs late rather than never; if ctx ends while the
+ * runtime is not running, or the runtime stops first, fn never runs.
  * Returns: the handle, or NULL if fn is NULL, if ctx is done already
  *   while the runtime is not running (fn could not start), or if memory
  *   is short.

@@ -37,7 +37,7 @@
  *
  * RSS.  The first SOAK_WARMUP rounds (4) run every kind at its largest,
  * the spawn bursts at their largest in each stack size in turn, and the
- * blocking-call workers fill the M pool to its cap (see max_threads), so
+ * blocking-call workers grow the M pool to its high-water mark, so
  * that the runtime's caches reach their high-water marks; RSS is recorded
  * after every later round.  At the end, the largest RSS of the last 10
  * rounds may exceed the largest of the rounds before them (after the
@@ -487,26 +487,14 @@ static int real_main(void *arg)
 	return failures ? 1 : 0;
 }
 
-/* WORKAROUND (runtime issue found by this soak, reported with issue 9):
- * at procs 8 on this 2-core machine the runtime's M pool keeps growing
- * under a timer-heavy load (Ms are created while many idle ones exist:
- * 8 -> 62 threads in 36 s, still climbing), and every thread keeps its
- * stack and malloc's per-thread cache resident, so RSS grows with it and
- * hides anything else.  Unless GORT_MAX_THREADS is set, the soak caps the
- * pool at procs + 4 (SOAK_MAX_THREADS=<n> to choose, 0 for no cap);
- * at the cap a blocking call (getaddrinfo in gort_dial_tcp) keeps its P,
- * and gort says so once on stderr. */
+/* The M pool's limit: the runtime's default (GORT_MAX_THREADS), unless
+ * SOAK_MAX_THREADS=<n> sets one (at the cap a blocking call keeps its P,
+ * and gort says so once on stderr).  The soak once capped it at procs + 4:
+ * the pool grew without bound at procs 8 on 2 cores under its timer load
+ * (fixed: one idle M holds the timer duty, sched.c). */
 static int max_threads(void)
 {
-	if (getenv("GORT_MAX_THREADS") != NULL)
-		return 0;
-	const char *e = getenv("GORT_PROCS");
-	long procs = e != NULL ? strtol(e, NULL, 10) : 0;
-	if (procs <= 0) {
-		cpu_set_t set;
-		procs = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
-	}
-	return (int)env_int("SOAK_MAX_THREADS", procs + 4);
+	return (int)env_int("SOAK_MAX_THREADS", 0); /* 0: the runtime's default */
 }
 
 /* Allocator noise: glibc keeps freed chunks in a cache per thread (up to

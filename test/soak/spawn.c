@@ -267,8 +267,9 @@ static void panic_worker(void *arg)
 
 /* A blocking call marked with gort_syscall_enter/exit: the monitor hands
  * the P to another M after ~20 us.  At their largest (the warm-up) these
- * workers also grow the M pool to its cap, so that no thread is created
- * after the warm-up (each keeps its stack and malloc cache resident). */
+ * workers also grow the M pool to its high-water mark (an M per P and
+ * per blocking call at once), so that threads made later are rare (each
+ * keeps its stack and malloc cache resident). */
 static void syscall_worker(void *arg)
 {
 	struct soak_warg *w = arg;
