@@ -650,8 +650,11 @@ static void after_mark(void *arg)
 	atomic_fetch_add(&((struct nospawn *)arg)->ran, 1);
 }
 
+static _Atomic int fillers_started;
+
 static void filler(void *arg)
 {
+	atomic_fetch_add(&fillers_started, 1); /* its stack is mapped */
 	gort_chan_recv(arg, NULL, NULL);
 }
 
@@ -680,7 +683,10 @@ static void nospawn_body(void *arg)
 	       gort_go(filler, hold) > 0)
 		fillers++;
 	CO_CHECK(free_gs() == 0, "%d fillers left %d free Gs", fillers, free_gs());
-	gort_sleep(GORT_MS); /* the fillers run (their stacks) and park */
+	/* every filler has run once (no stack is mapped while memory fails) */
+	for (int i = 0; i < 20000 && atomic_load(&fillers_started) < fillers; i++)
+		gort_sleep(100 * GORT_US);
+	CO_CHECK(atomic_load(&fillers_started) == fillers, "fillers did not start");
 	gort_ctx *ctx = gort_ctx_with_cancel(NULL);
 	gort_ctx *dl = gort_ctx_with_timeout(NULL, 5 * GORT_MS);
 	gort_chan *done = dl ? gort_ctx_done(dl) : NULL;
