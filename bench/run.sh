@@ -46,6 +46,7 @@
 # A workload named <w>-nodebug runs <w> with gort_nodebug_bench (gort built
 # without counters, sites and wait records; no Go peer): its ratio column
 # is gort(<w>) / gort(<w>-nodebug), the price of the debug information.
+# Selected with <w>, its runs interleave with <w>'s (see plan).
 # Output: progress on stderr ("[bench 12/84 1m05s] spawn procs=2 impl=go run
 # 2/5"); on stdout one RESULT line per (bench, impl, procs, metric), the
 # median of the runs, then the table.  Files in <builddir>: raw.txt (every
@@ -211,10 +212,25 @@ in_list() { # <n> <list>
 
 # ---------------------------------------------------------------- the plan
 
+# Is workload <b> in WORKLOADS, and does BENCH select it?
+selected() {
+	for sw in $WORKLOADS; do
+		[ "${sw%%:*}" = "$1" ] || continue
+		awk -v s="$1" -v re="$BENCH" 'BEGIN { exit !(s ~ re) }' </dev/null
+		return
+	done
+	return 1
+}
+
 # One line per run: <bench> <procs> <impl> <run> <runs>, in the order they
 # run: workloads in WORKLOADS order, then procs, then runs, the impls
-# alternating within a run.
+# alternating within a run.  A <w>-nodebug workload selected with its <w>
+# runs with it, its run r right after <w>'s run r (same procs and number
+# of runs), so that the machine's load lands alike on both sides of its
+# ratio; selected alone, it runs in its own place.
 plan() {
+	nd_gort=0
+	case " $IMPLS " in *" gort "*) nd_gort=1 ;; esac
 	for w in $WORKLOADS; do
 		b=${w%%:*}
 		rest=${w#*:}
@@ -222,8 +238,11 @@ plan() {
 		runs=${rest#*:}
 		[ -z "$RUNS" ] || runs=$RUNS
 		[ "$QUICK" -eq 0 ] || runs=1
-		awk -v s="$b" -v re="$BENCH" 'BEGIN { exit !(s ~ re) }' </dev/null || continue
+		selected "$b" || continue
 		echo "MATCH" >&3
+		case $b in *-nodebug) selected "${b%-nodebug}" && continue ;; esac
+		nd=0
+		[ "$nd_gort" -eq 0 ] || ! selected "$b-nodebug" || nd=1
 		plist=$PROCS
 		if [ "$mode" != all ]; then
 			if ! in_list "$mode" "$PROCS"; then
@@ -245,6 +264,7 @@ plan() {
 					case $b:$impl in *-nodebug:go) continue ;; esac
 					echo "$b $p $impl $r $runs"
 				done
+				[ "$nd" -eq 0 ] || echo "$b-nodebug $p gort $r $runs"
 				r=$((r + 1))
 			done
 		done
