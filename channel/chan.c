@@ -32,13 +32,7 @@
 
 void gort__sudogq_push(struct gort__sudogq *q, struct gort__sudog *s)
 {
-	s->next = NULL;
-	s->prev = q->tail;
-	if (q->tail)
-		q->tail->next = s;
-	else
-		q->head = s;
-	q->tail = s;
+	GORT__FIFO_PUSH(q, s);
 	s->queued = true;
 }
 
@@ -46,15 +40,7 @@ void gort__sudogq_remove(struct gort__sudogq *q, struct gort__sudog *s)
 {
 	if (!s->queued)
 		return;
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		q->head = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	else
-		q->tail = s->prev;
-	s->next = s->prev = NULL;
+	GORT__FIFO_REMOVE(q, s);
 	s->queued = false;
 }
 

@@ -49,6 +49,7 @@ struct gort__sudog {
 	bool queued;                     /* (l) still on its channel's queue */
 };
 
+/* A FIFO of sudogs: the same wait queue as park.h's (runtime/list.h). */
 struct gort__sudogq {
 	struct gort__sudog *head, *tail;
 };

@@ -21,6 +21,7 @@
 #ifndef GORT_RUNTIME_PARK_H
 #define GORT_RUNTIME_PARK_H
 
+#include "list.h"
 #include "rt.h"
 
 struct gort__waiter {
@@ -34,7 +35,7 @@ struct gort__waiter {
 	uint32_t state;
 };
 
-/* A FIFO of waiters, guarded by its owner's lock. */
+/* A FIFO of waiters, guarded by its owner's lock (list.h). */
 struct gort__waitq {
 	struct gort__waiter *head, *tail;
 };
@@ -48,52 +49,26 @@ static inline void gort__waiter_init(struct gort__waiter *w)
 
 static inline void gort__waitq_push(struct gort__waitq *q, struct gort__waiter *w)
 {
-	w->next = NULL;
-	w->prev = q->tail;
-	if (q->tail)
-		q->tail->next = w;
-	else
-		q->head = w;
-	q->tail = w;
+	GORT__FIFO_PUSH(q, w);
 }
 
 /* At the head: a woken waiter that lost its race goes first next time. */
 static inline void gort__waitq_push_front(struct gort__waitq *q, struct gort__waiter *w)
 {
-	w->prev = NULL;
-	w->next = q->head;
-	if (q->head)
-		q->head->prev = w;
-	else
-		q->tail = w;
-	q->head = w;
+	GORT__FIFO_PUSH_FRONT(q, w);
 }
 
 static inline struct gort__waiter *gort__waitq_pop(struct gort__waitq *q)
 {
 	struct gort__waiter *w = q->head;
-	if (w) {
-		q->head = w->next;
-		if (q->head)
-			q->head->prev = NULL;
-		else
-			q->tail = NULL;
-		w->next = w->prev = NULL;
-	}
+	if (w)
+		GORT__FIFO_REMOVE(q, w);
 	return w;
 }
 
 static inline void gort__waitq_remove(struct gort__waitq *q, struct gort__waiter *w)
 {
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		q->head = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
-	else
-		q->tail = w->prev;
-	w->next = w->prev = NULL;
+	GORT__FIFO_REMOVE(q, w);
 }
 
 /* Take the whole queue (to wake every waiter after unlocking). */
