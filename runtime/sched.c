@@ -1,17 +1,3 @@
-/* stopm: sleep until startm hands this M a P, or the runtime stops.
- *
- * Timer duty: one idle M at a time (sched.mtimed) sleeps only until the
- * earliest timer of all heaps (or, with none armed, until the deadlock
- * check's deadline); every other idle M sleeps until it is handed a P.
- * (When every idle M slept until the same deadline, they all woke at
- * once, and while they were off the idle list startm found none and made
- * new threads: the pool grew without bound under many short sleeps.)
- * Arming a timer that becomes its heap's earliest wakes the M on duty
- * where it sleeps, to re-compute its deadline (gort__timer_kick).  At its
- * deadline the M on duty leaves the list and the duty, takes a free P and
- * returns, so findrunnable runs the due timers; if it then has work, it
- * hands the duty to another idle M (timer_duty_refill), else it comes back
- * here and takes the duty again.  startm hands a P to the M on duty last. */
 /*
  * sched.c — the scheduler: Ps, Ms, run queues, stealing, parking.
  *
@@ -685,20 +671,21 @@ static int poll_instead_of_sleeping(struct gort__m *m)
 	return p ? POLL_RUN : POLL_BUSY;
 }
 
-/* Sleep until startm hands this M a P, or the runtime stops.
+/* stopm: sleep until startm hands this M a P, or the runtime stops.
  *
  * Timer duty: one idle M at a time (sched.mtimed) sleeps only until the
- * earliest timer of all heaps (or, with none armed, until the deadlock
- * check's deadline); every other idle M sleeps until it is handed a P.
- * When all idle Ms slept until the same deadline they all woke at once,
- * and while they were awake and off the idle list startm found none and
- * made new threads: the pool grew without bound under many short sleeps.
- * The M on duty leaves it when woken: at its deadline (or by
- * gort__timer_kick, because an earlier timer was armed) it takes an idle
- * P, if any, and returns so findrunnable runs the due timers; if it then
- * has work to run, it hands the duty on (timer_duty_refill), else it
- * comes back here and takes the duty again.  startm hands a P to the M on
- * duty last. */
+ * earliest timer of all heaps; every other idle M sleeps until it is
+ * handed a P (or, when it sees every P idle and no timer armed, for the
+ * deadlock detector's confirmation window).  (When every idle M slept until the same deadline, they all woke at
+ * once, and while they were off the idle list startm found none and made
+ * new threads: the pool grew without bound under many short sleeps.)
+ * Arming a timer that becomes its heap's earliest wakes the M on duty
+ * where it sleeps, to re-compute its deadline (gort__timer_kick).  At its
+ * deadline the M on duty leaves the list and the duty, takes a free P and
+ * returns, so findrunnable runs the due timers; if it then has work, it
+ * hands the duty to another idle M (timer_duty_refill), else it comes back
+ * here and takes the duty again.  startm hands a P to the M on duty last. */
+
 /* m was just put on the idle list; sched.lock is held, and released.
  * Sleep until taken off the list (handed a P, a poller wanted, the runtime
  * stopping): true; or, while on timer duty, until the earliest timer is
