@@ -13,10 +13,10 @@
  * may be due — a relaxed load, and a clock read only then, so a
  * runtime without timers pays nothing; an M looking for work also runs the
  * due timers of every other P, so the timers of a P whose M is busy or idle
- * still fire.  An M with nothing to do sleeps on its futex until the
- * earliest deadline of all heaps (an absolute CLOCK_MONOTONIC futex wait:
- * precise, no polling); arming a timer that becomes its heap's earliest
- * kicks an idle M so it re-computes its sleep (sched.c).
+ * still fire.  One idle M, the one on timer duty, sleeps on its futex
+ * until the earliest deadline of all heaps (an absolute CLOCK_MONOTONIC
+ * futex wait: precise, no polling); arming a timer that becomes its heap's
+ * earliest kicks that M so it re-computes its sleep (sched.c, stopm).
  *
  * Coroutines readied by callbacks join the run queue in firing order
  * (FIFO), not runnext, so timers that fire in one batch wake their
