@@ -2,6 +2,9 @@
 #   all (default)   build/libgort.a, build/libgort.so, build/gort.pc
 #   test            install deps, build, run every Criterion test (and the
 #                   examples and the leak-scenario runner)
+#   retest          the Criterion suite once more, as test runs it (its
+#                   environment), with nothing rebuilt: after make test
+#                   (CI repeats it to catch flakes; TEST_ARGS= to filter)
 #   leaks           install deps, build and run the leak-scenario runner
 #                   (examples/leaks/leaks.c; LEAKS_ARGS="-v 1 3" for the
 #                   full reports of scenarios 1 and 3)
@@ -74,7 +77,7 @@ endif
 CRITERION_CFLAGS = $(shell pkg-config --cflags criterion 2>/dev/null)
 CRITERION_LIBS = $(shell pkg-config --libs criterion 2>/dev/null || echo -lcriterion)
 
-.PHONY: all deps test leaks bench bench-quick install uninstall clean lint check-exports check-header run-examples valgrind \
+.PHONY: all deps test retest leaks bench bench-quick install uninstall clean lint check-exports check-header run-examples valgrind \
 	check-api check-gdb check-consumers
 all: $(BUILD)/libgort.a $(BUILD)/libgort.so $(BUILD)/gort.pc
 
@@ -167,6 +170,10 @@ run-examples: $(EXAMPLES)
 test: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/gort_test $(BUILD)/leaks
 	@$(MAKE) --no-print-directory check-exports check-header run-examples check-api check-gdb check-consumers
+	$(TEST_ENV) $(BUILD)/gort_test $(TEST_ARGS)
+
+retest:
+	@test -x $(BUILD)/gort_test || { echo "retest: run make test first"; exit 1; }
 	$(TEST_ENV) $(BUILD)/gort_test $(TEST_ARGS)
 
 # Every example under Valgrind's memcheck: no error, no leak (definite,
