@@ -103,6 +103,8 @@ $(BUILD)/libgort.so: $(OBJS)
 SUBST = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
 	-e 's|@VERSION@|$(VERSION)|g' -e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' \
 	-e 's|@VERSION_MINOR@|$(VERSION_MINOR)|g' -e 's|@SOVERSION@|$(SOVERSION)|g' -e 's|@LIBS_PRIVATE@|$(LIBS)|g'
+# The CMake package names its directories relative to its own (relocatable).
+cmake_rel = $(shell realpath -m --relative-to=$(LIBDIR)/cmake/gort $(1))
 $(BUILD)/gort.pc: gort.pc.in Makefile
 	@mkdir -p $(BUILD)
 	$(SUBST) $< > $@
@@ -395,7 +397,9 @@ install: all
 	ln -sf libgort.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libgort.so.$(SOVERSION)
 	ln -sf libgort.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libgort.so
 	$(SUBST) gort.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/gort.pc
-	$(SUBST) gort-config.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/gort/gort-config.cmake
+	$(SUBST) -e 's|@CMAKE_TO_LIBDIR@|$(call cmake_rel,$(LIBDIR))|g' \
+		-e 's|@CMAKE_TO_INCLUDEDIR@|$(call cmake_rel,$(INCLUDEDIR))|g' \
+		gort-config.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/gort/gort-config.cmake
 	$(SUBST) gort-config-version.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/gort/gort-config-version.cmake
 	install -m 644 runtime/debug/gort-gdb.py $(DESTDIR)$(DATADIR)/gort/gort-gdb.py
 	install -m 644 runtime/debug/gort-gdb.py $(DESTDIR)$(GDB_AUTOLOAD_DIR)/libgort.so.$(VERSION)-gdb.py

@@ -91,4 +91,25 @@ expect "CMake gort::gort" "$work/cmake/readme_shared"
 expect "CMake gort::gort_static" "$work/cmake/readme_static"
 expect "CMake pkg_check_modules" env LD_LIBRARY_PATH="$prefix/lib" "$work/cmake/readme_pkgconfig"
 expect "CMake C++17" "$work/cmake/consumer_cxx"
-echo "consumers: static, shared, C++ and CMake builds against the installed copy work"
+
+# The installed tree moved as a whole: the CMake package finds itself there
+# (its paths are relative to its own directory), and nothing of the old
+# place is used (it is gone while the consumer builds and runs).
+moved=$prefix.moved
+rm -rf "$moved"
+mv "$prefix" "$moved"
+if ! cmake -S "$here" -B "$work/cmake-moved" -DCMAKE_PREFIX_PATH="$moved" -DREADME_EXAMPLE="$readme" \
+	-DGORT_PKGCONFIG=OFF -DCMAKE_C_COMPILER="$CC" -DCMAKE_CXX_COMPILER="$CXX" >"$work/cmake-moved.log" 2>&1 ||
+	! cmake --build "$work/cmake-moved" >>"$work/cmake-moved.log" 2>&1; then
+	mv "$moved" "$prefix"
+	cat "$work/cmake-moved.log" >&2
+	fail "the CMake consumer does not build against the moved install"
+fi
+prefix_was=$prefix
+prefix=$moved
+links_libgort "$work/cmake-moved/readme_shared" yes
+expect "CMake, moved install, gort::gort" env LD_LIBRARY_PATH="$moved/lib" "$work/cmake-moved/readme_shared"
+expect "CMake, moved install, gort::gort_static" "$work/cmake-moved/readme_static"
+prefix=$prefix_was
+mv "$moved" "$prefix"
+echo "consumers: static, shared, C++ and CMake builds against the installed copy work, and CMake's against it moved"
