@@ -185,6 +185,7 @@ int gort__stack_init(size_t dflt, enum gort__guard_mode mode)
 	if (mode == GORT__GUARD_AUTO || mode == GORT__GUARD_MADVISE)
 		mode = probe_guard_install() ? GORT__GUARD_MADVISE : GORT__GUARD_MPROTECT;
 	atomic_store(&guard_mode, (int)mode);
+	gort__sys_release_pages_init();
 	default_class = NULL;
 	struct gort__stack *s = gort__stack_get(NULL, dflt); /* creates the default class */
 	if (!s)

@@ -148,6 +148,11 @@ void gort__sys_release_pages(struct iovec *v, int n)
 		madvise(v[done].iov_base, v[done].iov_len, MADV_DONTNEED);
 }
 
+void gort__sys_release_pages_init(void)
+{
+	(void)self_pidfd();
+}
+
 void gort__sys_release_pages_fini(void)
 {
 	gort__lock_acquire(&self_fd_lock);

@@ -102,6 +102,10 @@ int gort__sys_pipe_at(int fds[2], const char *file, int line); /* nonblocking, c
  * 32 KiB range here, with another thread running). */
 struct iovec;
 void gort__sys_release_pages(struct iovec *v, int n);
+/* Open the pidfd process_madvise needs, at start with the runtime's other
+ * descriptors (opened at the first trim, it looked like a descriptor
+ * leaked by whatever ran then: the soak's per-round count saw it). */
+void gort__sys_release_pages_init(void);
 void gort__sys_release_pages_fini(void); /* close the cached pidfd */
 
 /* threads: 0 or a positive errno (as pthread_create) */
