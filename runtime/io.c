@@ -173,8 +173,7 @@ int gort_fd_open(int fd, gort_fd **out)
 	errno = e;
 	if (rc) {
 		/* back to the pool as a closed one (refs 0): fd stays the caller's */
-		atomic_store_explicit(&pd->closing, true, memory_order_relaxed);
-		atomic_store_explicit(&pd->refs, 0, memory_order_release);
+		gort__pd_mark_closed(pd);
 		gort__pd_put(pd);
 		return rc;
 	}

@@ -122,8 +122,7 @@ static void pool_fini(void)
 			struct gort__pd *pd = &c->pd[i];
 			if (atomic_load_explicit(&pd->refs, memory_order_acquire) <= 0)
 				continue; /* free (closed, or never used) */
-			atomic_store_explicit(&pd->closing, true, memory_order_relaxed);
-			atomic_store_explicit(&pd->refs, 0, memory_order_release);
+			gort__pd_mark_closed(pd);
 			if (pd->fd >= 0) {
 				int e = errno;
 				close(pd->fd);

@@ -43,6 +43,15 @@ struct gort__pd {
 struct gort__pd *gort__pd_get(void);
 void gort__pd_put(struct gort__pd *pd);
 
+/* pd, about to go back to the pool without gort_fd_close (a failed open,
+ * gort_stop): closed, no reference left, so a handle still held says
+ * -EBADF. */
+static inline void gort__pd_mark_closed(struct gort__pd *pd)
+{
+	atomic_store_explicit(&pd->closing, true, memory_order_relaxed);
+	atomic_store_explicit(&pd->refs, 0, memory_order_release);
+}
+
 /* pd's lock held: take every waiter of direction d off its queue
  * (GRANTED), pushing the parked ones onto list (linked by next) for the
  * caller to wake after unlocking; the new list.  The poller, a close and

@@ -387,6 +387,28 @@ static inline const char *child_describe(const struct child_result *r, char *buf
 		}                                                              \
 	} while (0)
 
+static inline void child_wg_done(void *wg)
+{
+	gort_wg_done(wg);
+}
+
+/* A child (child_run) for configuration from the environment: gort_start
+ * with cfg NULL, check the procs the runtime took against *(int *)p (0:
+ * the default), run a coroutine, stop. */
+static inline int child_start_from_env(void *p)
+{
+	int want = *(int *)p ? *(int *)p : test_default_procs();
+	int rc = gort_start(NULL);
+	CHILD_CHECK(rc == 0, 2, "gort_start(NULL) = %d (%s)", rc, gort_strerror(rc));
+	CHILD_CHECK(gort_procs() == want, 3, "gort_procs() = %d, want %d", gort_procs(), want);
+	gort_wg wg = GORT_WG_INIT;
+	gort_wg_add(&wg, 1);
+	CHILD_CHECK(gort_go(child_wg_done, &wg) > 0, 4, "spawn");
+	gort_wg_wait(&wg);
+	CHILD_CHECK(gort_stop() == 0, 5, "stop");
+	return 0;
+}
+
 /* In a child process: block the calling (plain) thread forever on a wait
  * group nobody releases, so only what the test provoked (a panic, an
  * overflow) ends the child.  Returns 4 if that ever fails. */

@@ -698,27 +698,6 @@ PROCS12_TEST(badinput, io_args, 30)
 /* Configuration                                                             */
 /* ------------------------------------------------------------------------ */
 
-static void done_on(void *wg)
-{
-	gort_wg_done(wg);
-}
-
-/* A child: start from the environment, check the procs the runtime took
- * (*(int *)p, 0: the default), run a coroutine, stop. */
-static int env_child(void *p)
-{
-	int want = *(int *)p ? *(int *)p : test_default_procs();
-	int rc = gort_start(NULL);
-	CHILD_CHECK(rc == 0, 2, "gort_start(NULL) = %d (%s)", rc, gort_strerror(rc));
-	CHILD_CHECK(gort_procs() == want, 3, "gort_procs() = %d, want %d", gort_procs(), want);
-	gort_wg wg = GORT_WG_INIT;
-	gort_wg_add(&wg, 1);
-	CHILD_CHECK(gort_go(done_on, &wg) > 0, 4, "spawn");
-	gort_wg_wait(&wg);
-	CHILD_CHECK(gort_stop() == 0, 5, "stop");
-	return 0;
-}
-
 static int count_lines(const char *s)
 {
 	int n = 0;
@@ -733,7 +712,7 @@ static void check_env(const char *setting, const char *word, int want_procs)
 {
 	static struct child_result r;
 	const char *env[] = {"GORT_MAX_THREADS=", setting, NULL};
-	child_run(env_child, &want_procs, env, &r);
+	child_run(child_start_from_env, &want_procs, env, &r);
 	assert_child_exited_ok(&r);
 	if (!word) {
 		cr_assert_eq(r.len, 0, "%s printed:\n%s", setting, r.err);
@@ -780,13 +759,13 @@ Test(badconfig, gort_max_threads_env, .timeout = 60)
 	int want = 0;
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		const char *env[] = {bad[i], NULL};
-		child_run(env_child, &want, env, &r);
+		child_run(child_start_from_env, &want, env, &r);
 		assert_child_exited_ok(&r);
 		cr_assert_eq(count_lines(r.err), 1, "%s: not one line:\n%s", bad[i], r.err);
 		assert_stderr_has(&r, "GORT_MAX_THREADS");
 	}
 	const char *good[] = {"GORT_MAX_THREADS=2", NULL};
-	child_run(env_child, &want, good, &r);
+	child_run(child_start_from_env, &want, good, &r);
 	assert_child_exited_ok(&r);
 	cr_assert_eq(r.len, 0, "%s", r.err);
 }

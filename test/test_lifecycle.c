@@ -17,11 +17,6 @@ static void wait_on(void *wg)
 	gort_wg_wait((gort_wg *)wg);
 }
 
-static void done_on(void *wg)
-{
-	gort_wg_done((gort_wg *)wg);
-}
-
 /* ------------------------------------------------------------------------ */
 /* error codes                                                               */
 /* ------------------------------------------------------------------------ */
@@ -416,30 +411,12 @@ PROCS_TEST(lifecycle, stats_add_up, 30)
 /* configuration from the environment                                        */
 /* ------------------------------------------------------------------------ */
 
-/* Start with cfg NULL, check gort_procs() against *(int *)p (0: the
- * default), run something, stop. */
-static int env_child(void *p)
-{
-	int want = *(int *)p;
-	if (want == 0)
-		want = test_default_procs();
-	int rc = gort_start(NULL);
-	CHILD_CHECK(rc == 0, 2, "gort_start(NULL) = %d", rc);
-	CHILD_CHECK(gort_procs() == want, 3, "gort_procs() = %d, want %d", gort_procs(), want);
-	gort_wg wg = GORT_WG_INIT;
-	gort_wg_add(&wg, 1);
-	CHILD_CHECK(gort_go(done_on, &wg) > 0, 4, "spawn");
-	gort_wg_wait(&wg);
-	CHILD_CHECK(gort_stop() == 0, 5, "stop");
-	return 0;
-}
-
 static void check_bad_env(const char *setting, const char *word)
 {
 	static struct child_result r;
 	int want = 0;
 	const char *env[] = {setting, NULL};
-	child_run(env_child, &want, env, &r);
+	child_run(child_start_from_env, &want, env, &r);
 	assert_child_exited_ok(&r);
 	cr_assert(r.len > 0, "%s: nothing on stderr", setting);
 	cr_assert(strstr(r.err, word) != NULL, "%s: stderr does not name %s:\n%s", setting, word, r.err);
@@ -471,7 +448,7 @@ Test(config, gort_procs_env_is_used, .timeout = 30)
 	static struct child_result r;
 	int want = 3;
 	const char *env[] = {"GORT_PROCS=3", NULL};
-	child_run(env_child, &want, env, &r);
+	child_run(child_start_from_env, &want, env, &r);
 	assert_child_exited_ok(&r);
 	cr_assert_eq(r.len, 0, "a good setting printed:\n%s", r.err);
 }
@@ -481,7 +458,7 @@ Test(config, unset_gort_procs_means_cpu_count, .timeout = 30)
 	static struct child_result r;
 	int want = 0;
 	const char *env[] = {"GORT_PROCS=", NULL};
-	child_run(env_child, &want, env, &r);
+	child_run(child_start_from_env, &want, env, &r);
 	assert_child_exited_ok(&r);
 }
 
